@@ -1,0 +1,140 @@
+/* hoist: pulls OCI/Docker images into an OCI layout and makes bundles. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "error.h"
+#include "hoist.h"
+#include "log.h"
+#include "xalloc.h"
+
+static const struct hoist_command hoist_commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void hoist_print_usage(FILE *out)
+{
+    fprintf(out, "Usage: hoist [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
+                 "hoist pulls images from OCI/Docker registries into a local OCI layout\n"
+                 "and unpacks them into bundles that keel runs.\n\nCommands:\n");
+    for (const struct hoist_command *c = hoist_commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "\nGlobal options:\n"
+                 "  --store DIR             image store (default /var/lib/hoist as root,\n"
+                 "                          $XDG_DATA_HOME/hoist otherwise)\n"
+                 "  --log FILE              write logs to FILE (default: stderr)\n"
+                 "  --log-format text|json  log line format\n"
+                 "  --debug                 log debug messages\n"
+                 "  -v, --version           print version information\n"
+                 "  -h, --help              print this help\n\n"
+                 "Run `hoist COMMAND --help` for a command's options.\n");
+}
+
+enum { OPT_STORE = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG };
+
+static int hoist_parse_global(struct hoist_context *ctx, int argc, char **argv, bool *done,
+                              struct keel_error **err)
+{
+    static const struct option opts[] = {
+        {"store", required_argument, NULL, OPT_STORE},
+        {"log", required_argument, NULL, OPT_LOG},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"debug", no_argument, NULL, OPT_DEBUG},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *log_path = NULL;
+    enum log_format format = LOG_FORMAT_TEXT;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_STORE:
+            ctx->store = optarg;
+            break;
+        case OPT_LOG:
+            log_path = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (log_parse_format(optarg, &format, err) < 0)
+                return -1;
+            break;
+        case OPT_DEBUG:
+            ctx->debug = true;
+            break;
+        case 'h':
+            hoist_print_usage(stdout);
+            *done = true;
+            return 0;
+        case 'v':
+            printf("hoist version %s\ncommit: %s\n", PACKAGE_VERSION, KEEL_GIT_COMMIT);
+            *done = true;
+            return 0;
+        default:
+            return error_set(err, 0, "unknown or incomplete global option \"%s\" (see `hoist --help`)",
+                             argv[optind - 1]);
+        }
+    }
+    if (log_path && log_open_file(&ctx->log, log_path, err) < 0)
+        return -1;
+    ctx->log.format = format;
+    if (ctx->debug)
+        ctx->log.min_level = LOG_LEVEL_DEBUG;
+    if (optind >= argc)
+        return error_set(err, 0, "no command given (see `hoist --help`)");
+    return optind;
+}
+
+int main(int argc, char **argv)
+{
+    struct hoist_context ctx = {.argv0 = argv[0]};
+    log_init_stderr(&ctx.log);
+    cleanup_error struct keel_error *err = NULL;
+    cleanup_free char *default_store = NULL;
+    bool done = false;
+    int status;
+
+    int cmd_index = hoist_parse_global(&ctx, argc, argv, &done, &err);
+    if (cmd_index < 0 || done) {
+        status = cmd_index < 0 ? 1 : 0;
+        goto out;
+    }
+    if (ctx.store == NULL) {
+        const char *xdg = getenv("XDG_DATA_HOME");
+        const char *home = getenv("HOME");
+        if (geteuid() == 0)
+            ctx.store = "/var/lib/hoist";
+        else if (xdg && xdg[0])
+            ctx.store = default_store = xasprintf("%s/hoist", xdg);
+        else
+            ctx.store = default_store = xasprintf("%s/.local/share/hoist", home ? home : "");
+    }
+    const struct hoist_command *cmd = NULL;
+    for (const struct hoist_command *c = hoist_commands; c->name; c++)
+        if (strcmp(c->name, argv[cmd_index]) == 0)
+            cmd = c;
+    if (cmd == NULL) {
+        error_set(&err, 0, "unknown command \"%s\" (see `hoist --help` for the list)", argv[cmd_index]);
+        status = 1;
+        goto out;
+    }
+    status = cmd->run(&ctx, argc - cmd_index, argv + cmd_index, &err);
+    if (status < 0)
+        status = 1;
+out:
+    if (err) {
+        log_error(&ctx.log, "%s", err->msg);
+        if (!ctx.log.to_stderr || ctx.log.format != LOG_FORMAT_TEXT)
+            fprintf(stderr, "hoist: %s\n", err->msg);
+    }
+    log_close(&ctx.log);
+    return status;
+}

@@ -1,0 +1,170 @@
+/* keel: an OCI runtime with runc's command line. */
+#include "config.h"
+
+#include <getopt.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "commands.h"
+#include "error.h"
+#include "keel.h"
+#include "log.h"
+
+static const struct keel_command keel_commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void keel_print_usage(FILE *out)
+{
+    fprintf(out, "Usage: keel [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
+                 "keel runs OCI containers; its command line is runc's.\n\nCommands:\n");
+    for (const struct keel_command *c = keel_commands; c->name; c++)
+        fprintf(out, "  %-12s %s\n", c->name, c->summary);
+    fprintf(out, "\nGlobal options:\n"
+                 "  --root DIR              state directory (default " KEEL_DEFAULT_ROOT ")\n"
+                 "  --log FILE              write logs to FILE (default: stderr)\n"
+                 "  --log-format text|json  log line format (default text)\n"
+                 "  --debug                 log debug messages\n"
+                 "  --systemd-cgroup        manage cgroups through systemd\n"
+                 "  --rootless auto|true|false  rootless mode (default auto)\n"
+                 "  -v, --version           print version information\n"
+                 "  -h, --help              print this help\n\n"
+                 "Run `keel COMMAND --help` for a command's options.\n");
+}
+
+static void keel_print_version(void)
+{
+    const struct scmp_version *v = seccomp_version();
+    printf("keel version %s\ncommit: %s\nspec: %s\nlibseccomp: %u.%u.%u\n", PACKAGE_VERSION, KEEL_GIT_COMMIT,
+           KEEL_OCI_VERSION, v->major, v->minor, v->micro);
+}
+
+static int keel_parse_rootless(const char *s, enum keel_rootless *out, struct keel_error **err)
+{
+    if (strcmp(s, "auto") == 0)
+        *out = KEEL_ROOTLESS_AUTO;
+    else if (strcmp(s, "true") == 0)
+        *out = KEEL_ROOTLESS_TRUE;
+    else if (strcmp(s, "false") == 0)
+        *out = KEEL_ROOTLESS_FALSE;
+    else
+        return error_set(err, 0, "--rootless: \"%s\" is not one of auto, true, false", s);
+    return 0;
+}
+
+enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_ROOTLESS, OPT_CRIU };
+
+/* Parses global options; returns the index of the command, or -1 with err.
+ * *done is set when --help or --version was handled. */
+static int keel_parse_global(struct keel_context *ctx, int argc, char **argv, bool *done, struct keel_error **err)
+{
+    static const struct option opts[] = {
+        {"root", required_argument, NULL, OPT_ROOT},
+        {"log", required_argument, NULL, OPT_LOG},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"debug", no_argument, NULL, OPT_DEBUG},
+        {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD_CGROUP},
+        {"rootless", required_argument, NULL, OPT_ROOTLESS},
+        {"criu", required_argument, NULL, OPT_CRIU},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *log_path = NULL;
+    enum log_format format = LOG_FORMAT_TEXT;
+    cli_reset_getopt();
+    int c;
+    while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_ROOT:
+            ctx->root = optarg;
+            break;
+        case OPT_LOG:
+            log_path = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (log_parse_format(optarg, &format, err) < 0)
+                return -1;
+            break;
+        case OPT_DEBUG:
+            ctx->debug = true;
+            break;
+        case OPT_SYSTEMD_CGROUP:
+            ctx->systemd_cgroup = true;
+            break;
+        case OPT_ROOTLESS:
+            if (keel_parse_rootless(optarg, &ctx->rootless, err) < 0)
+                return -1;
+            break;
+        case OPT_CRIU:
+            /* Accepted for runc compatibility; checkpointing reports its own error. */
+            break;
+        case 'h':
+            keel_print_usage(stdout);
+            *done = true;
+            return 0;
+        case 'v':
+            keel_print_version();
+            *done = true;
+            return 0;
+        default:
+            return error_set(err, 0, "unknown or incomplete global option \"%s\" (see `keel --help`)",
+                             argv[optind - 1]);
+        }
+    }
+    if (log_path && log_open_file(&ctx->log, log_path, err) < 0)
+        return -1;
+    ctx->log.format = format;
+    if (ctx->debug)
+        ctx->log.min_level = LOG_LEVEL_DEBUG;
+    if (optind >= argc)
+        return error_set(err, 0, "no command given (see `keel --help`)");
+    return optind;
+}
+
+static const struct keel_command *keel_find_command(const char *name)
+{
+    for (const struct keel_command *c = keel_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct keel_context ctx = {.root = KEEL_DEFAULT_ROOT, .rootless = KEEL_ROOTLESS_AUTO, .argv0 = argv[0]};
+    log_init_stderr(&ctx.log);
+    cleanup_error struct keel_error *err = NULL;
+    bool done = false;
+    int status;
+
+    int cmd_index = keel_parse_global(&ctx, argc, argv, &done, &err);
+    if (cmd_index < 0 || done) {
+        status = cmd_index < 0 ? 1 : 0;
+        goto out;
+    }
+    const struct keel_command *cmd = keel_find_command(argv[cmd_index]);
+    if (cmd == NULL) {
+        error_set(&err, 0, "unknown command \"%s\" (see `keel --help` for the list)", argv[cmd_index]);
+        status = 1;
+        goto out;
+    }
+    status = cmd->run(&ctx, argc - cmd_index, argv + cmd_index, &err);
+    if (status < 0)
+        status = 1;
+out:
+    if (err) {
+        /* As runc does: the error goes to the log (where engines read it)
+         * and to stderr (where a person reads it). */
+        log_error(&ctx.log, "%s", err->msg);
+        if (!ctx.log.to_stderr || ctx.log.format != LOG_FORMAT_TEXT)
+            fprintf(stderr, "keel: %s\n", err->msg);
+    }
+    log_close(&ctx.log);
+    return status;
+}
