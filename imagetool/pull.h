@@ -1,0 +1,42 @@
+/* Pulling an image into the store: the one call other commands (unpack,
+ * run) make when the store lacks an image. */
+#ifndef KEEL_HOIST_PULL_H
+#define KEEL_HOIST_PULL_H
+
+#include <stdbool.h>
+
+#include "hoist.h"
+
+struct keel_error;
+struct oci_platform;
+
+struct pull_options {
+    const struct oci_platform *platform; /* NULL = this host */
+    bool all_platforms;                  /* fetch every manifest of an index */
+    bool tls_verify;                     /* default true (set by pull_options_init) */
+    bool tls_verify_set;                 /* --tls-verify given explicitly */
+    const char *cert_dir;                /* --cert-dir */
+    const char *creds;                   /* --creds user[:pass] */
+    const char *authfile;                /* --authfile */
+    bool quiet;                          /* no progress output */
+    int max_parallel;                    /* layer downloads at once, 0 = default (4) */
+};
+
+void pull_options_init(struct pull_options *o);
+
+/* Pull ref (any reference form) into ctx->store and tag it with
+ * ref_format(). *resolved_manifest_digest (optional) receives the digest of
+ * the platform manifest selected (not of the index). */
+int pull_image(struct hoist_context *ctx, const char *ref, const struct pull_options *opts,
+               char **resolved_manifest_digest, struct keel_error **err);
+
+/* For callers holding a store: the manifest for ref_name in the store,
+ * resolving an index to the platform (NULL = this host) manifest. */
+struct store;
+struct oci_manifest;
+struct oci_descriptor;
+int pull_resolve_stored(struct store *s, const char *ref_name, const struct oci_platform *platform,
+                        struct oci_descriptor *manifest_desc, struct oci_manifest **manifest,
+                        struct keel_error **err);
+
+#endif
