@@ -1,0 +1,47 @@
+/* The container's root filesystem, in three steps called by the container
+ * init (already in its own mount namespace):
+ *
+ *   rootfs_prepare()   before pivot: propagation of "/" made private (or
+ *                      rslave per rootfsPropagation), the rootfs bind-mounted
+ *                      onto itself, every mount of config.mounts in order,
+ *                      the default /dev (unless the config mounts /dev
+ *                      itself: then only the nodes), linux.devices, the /dev
+ *                      symlinks and the console.
+ *   -- createContainer hooks run here (lifecycle code) --
+ *   rootfs_pivot()     pivot_root with the old root detached lazily, or with
+ *                      no_pivot, MS_MOVE onto "/" + chroot.
+ *   rootfs_finalize()  after pivot: linux.sysctl, maskedPaths,
+ *                      readonlyPaths, root.readonly, the final
+ *                      rootfsPropagation.
+ *
+ * Every destination is resolved strictly inside the rootfs (openat2
+ * RESOLVE_IN_ROOT) and mounted through an fd, so a symlink in the image (or
+ * one swapped in during setup) can never redirect a mount to the host.
+ * Errors name the step, the path and errno:
+ *     mount "proc" to "/proc": Operation not permitted */
+#ifndef KEEL_ROOTFS_H
+#define KEEL_ROOTFS_H
+
+#include <stdbool.h>
+
+struct keel_error;
+struct spec_config;
+
+struct rootfs_options {
+    const char *bundle;       /* root.path is relative to it; NULL = cwd */
+    bool no_pivot;            /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
+    bool userns;              /* in a new user namespace: devices are bind-mounted, not mknod'ed */
+    const char *console_path; /* pty slave to bind on /dev/console, or NULL */
+};
+/* A zeroed struct rootfs_options is the default: pivot_root, no user
+ * namespace, no console. */
+
+int rootfs_prepare(const struct spec_config *cfg, const struct rootfs_options *o, struct keel_error **err);
+int rootfs_pivot(const struct spec_config *cfg, const struct rootfs_options *o, struct keel_error **err);
+int rootfs_finalize(const struct spec_config *cfg, const struct rootfs_options *o, struct keel_error **err);
+
+/* The absolute path of the rootfs (root.path joined to bundle when relative),
+ * malloc'ed; never fails. */
+char *rootfs_resolve_root(const struct spec_config *cfg, const struct rootfs_options *o);
+
+#endif
