@@ -36,8 +36,8 @@ struct keel_error;
 struct oci_platform {
     char *os;
     char *architecture;
-    char *variant;     /* NULL when absent */
-    char *os_version;  /* NULL when absent */
+    char *variant;      /* NULL when absent */
+    char *os_version;   /* NULL when absent */
     char **os_features; /* NULL-terminated, NULL when absent */
 };
 
@@ -102,8 +102,12 @@ void index_freep(struct oci_index **idx);
 
 /* Parse a descriptor object (used by the store's index.json). path names it in errors. */
 struct yajl_val_s;
-int descriptor_parse(struct yajl_val_s *v, const char *path, struct oci_descriptor *out, struct keel_error **err);
+int descriptor_parse(struct yajl_val_s *v, const char *path, struct oci_descriptor *out,
+                     struct keel_error **err);
 void descriptor_clear(struct oci_descriptor *d);
+/* Emit d as a JSON object into a yajl generator. */
+struct yajl_gen_t;
+void descriptor_gen(struct yajl_gen_t *g, const struct oci_descriptor *d);
 void descriptor_copy(struct oci_descriptor *dst, const struct oci_descriptor *src);
 const char *descriptor_annotation(const struct oci_descriptor *d, const char *key);
 /* Layer media types hoist can unpack (tar, gzip, zstd; OCI and Docker). */

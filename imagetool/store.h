@@ -52,7 +52,9 @@ int store_write_blob(struct store *s, const char *digest, const void *data, size
 /* Streaming writes: a temp file under .tmp named after the digest, so an
  * interrupted download can be resumed. */
 struct store_writer;
-/* Opens (or reopens, for resume=true) the temp file for digest.
+/* Opens (or reopens, for resume=true) the temp file for digest. Returns 1
+ * (and *out NULL) when the blob is in the store already (maybe put there by
+ * another hoist meanwhile).
  * *offset receives how many bytes it already holds (0 unless resuming);
  * the bytes already there are hashed again so verification covers them. */
 int store_writer_open(struct store *s, const char *digest, int64_t expected_size, bool resume,
@@ -68,7 +70,8 @@ int store_writer_commit(struct store_writer *w, struct keel_error **err);
 void store_writer_abort(struct store_writer *w, bool keep);
 
 /* Point ref_name at desc (replacing an existing tag). */
-int store_tag(struct store *s, const char *ref_name, const struct oci_descriptor *desc, struct keel_error **err);
+int store_tag(struct store *s, const char *ref_name, const struct oci_descriptor *desc,
+              struct keel_error **err);
 /* Remove a tag. Missing is an error with ENOENT. */
 int store_untag(struct store *s, const char *ref_name, struct keel_error **err);
 
