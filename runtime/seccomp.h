@@ -46,15 +46,16 @@ int seccomp_program_build(const struct spec_seccomp *s, const char *cache_dir, s
 int seccomp_program_load(const struct seccomp_program *p, int *notify_fd, struct keel_error **err);
 
 /* Store / read p as file `name` under dirfd (atomic write; checked read). */
-int seccomp_program_save(const struct seccomp_program *p, int dirfd, const char *name, struct keel_error **err);
+int seccomp_program_save(const struct seccomp_program *p, int dirfd, const char *name,
+                         struct keel_error **err);
 int seccomp_program_load_file(int dirfd, const char *name, struct seccomp_program **out,
                               struct keel_error **err);
 
 /* Send notify_fd to the agent at listener_path (SCM_RIGHTS) with the
  * container process state JSON built from state_json (the `state` object)
  * and metadata (listenerMetadata, may be NULL), as the runtime-spec says. */
-int seccomp_notify_send(const char *listener_path, int notify_fd, const char *state_json, const char *metadata,
-                        struct keel_error **err);
+int seccomp_notify_send(const char *listener_path, int notify_fd, const char *state_json,
+                        const char *metadata, struct keel_error **err);
 
 void seccomp_program_free(struct seccomp_program *p);
 void seccomp_program_freep(struct seccomp_program **p);
@@ -62,7 +63,7 @@ void seccomp_program_freep(struct seccomp_program **p);
 
 /* Accessors. */
 bool seccomp_program_uses_notify(const struct seccomp_program *p);
-size_t seccomp_program_len(const struct seccomp_program *p); /* BPF instructions */
+size_t seccomp_program_len(const struct seccomp_program *p);     /* BPF instructions */
 unsigned seccomp_program_flags(const struct seccomp_program *p); /* SECCOMP_FILTER_FLAG_* */
 /* True when this program came out of libseccomp's compiler in this build,
  * false when it was read from the cache or a file (tests use it to prove

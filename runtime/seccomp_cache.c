@@ -1,0 +1,199 @@
+/* The compiled-filter cache and the on-disk program format.
+ *
+ * Engines use one profile for every container, so the BPF that libseccomp
+ * produces for it is the same each time: keel keeps it under
+ * <root>/seccomp-cache/<sha256 of the canonical plan>.  The plan's text
+ * includes the native arch and the libseccomp version, so an upgrade never
+ * reuses a stale program.
+ *
+ * File format (native endianness; a cache never leaves its host):
+ *   "KEELBPF1"  8 bytes magic
+ *   u32 version (1), u32 flags, u32 notify, u32 n_insns
+ *   64 bytes hex key (sha256 of the plan; zeros when unknown)
+ *   64 bytes hex sha256 of the instructions
+ *   n_insns * struct sock_filter
+ * Writers write a unique temporary file and rename it, so readers see a
+ * whole old or a whole new entry; a torn or tampered entry fails the
+ * checksum and is compiled and rewritten. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "digest.h"
+#include "error.h"
+#include "fileutil.h"
+#include "seccomp_internal.h"
+/* gnu11 predefines `linux` as 1; spec.h uses it as a member name. */
+#undef linux
+#include "spec.h"
+#include "xalloc.h"
+
+#define FILE_MAGIC "KEELBPF1"
+#define FILE_VERSION 1u
+#define HEX_LEN 64
+
+struct file_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t flags;
+    uint32_t notify;
+    uint32_t n_insns;
+    char key[HEX_LEN];
+    char sum[HEX_LEN];
+};
+
+/* "sha256:<hex>" -> the hex part, copied into a fixed field. */
+static void sha256_hex(const void *data, size_t len, char out[HEX_LEN])
+{
+    cleanup_free char *d = digest_buffer(DIGEST_SHA256, data, len);
+    memcpy(out, d + strlen("sha256:"), HEX_LEN);
+}
+
+void seccomp_program_encode(const struct seccomp_program *p, const char *key, struct strbuf *out)
+{
+    struct file_header h;
+    memset(&h, 0, sizeof(h));
+    memcpy(h.magic, FILE_MAGIC, sizeof(h.magic));
+    h.version = FILE_VERSION;
+    h.flags = p->flags;
+    h.notify = p->notify;
+    h.n_insns = (uint32_t)p->n_insns;
+    if (key)
+        memcpy(h.key, key, HEX_LEN);
+    else
+        memset(h.key, '0', HEX_LEN);
+    sha256_hex(p->insns, p->n_insns * sizeof(struct sock_filter), h.sum);
+    strbuf_append(out, &h, sizeof(h));
+    strbuf_append(out, p->insns, p->n_insns * sizeof(struct sock_filter));
+}
+
+int seccomp_program_decode(const char *data, size_t len, const char *key, const char *name,
+                           struct seccomp_program **out, struct keel_error **err)
+{
+    struct file_header h;
+    if (len < sizeof(h))
+        return error_set(err, 0, "seccomp program `%s`: truncated header (%zu bytes)", name, len);
+    memcpy(&h, data, sizeof(h));
+    if (memcmp(h.magic, FILE_MAGIC, sizeof(h.magic)) != 0)
+        return error_set(err, 0, "seccomp program `%s`: not a keel seccomp program (bad magic)", name);
+    if (h.version != FILE_VERSION)
+        return error_set(err, 0, "seccomp program `%s`: format version %u, expected %u", name, h.version,
+                         FILE_VERSION);
+    if (h.n_insns == 0 || h.n_insns > BPF_MAXINSNS)
+        return error_set(err, 0, "seccomp program `%s`: %u instructions, expected 1-%d", name, h.n_insns,
+                         BPF_MAXINSNS);
+    size_t body = (size_t)h.n_insns * sizeof(struct sock_filter);
+    if (len != sizeof(h) + body)
+        return error_set(err, 0, "seccomp program `%s`: %zu bytes, the header says %zu", name, len,
+                         sizeof(h) + body);
+    if (key && memcmp(h.key, key, HEX_LEN) != 0)
+        return error_set(err, 0, "seccomp program `%s`: built from another profile (key mismatch)", name);
+    char sum[HEX_LEN];
+    sha256_hex(data + sizeof(h), body, sum);
+    if (memcmp(sum, h.sum, HEX_LEN) != 0)
+        return error_set(err, 0, "seccomp program `%s`: checksum mismatch", name);
+    struct seccomp_program *p = xzalloc(sizeof(*p));
+    p->insns = xmalloc(body);
+    memcpy(p->insns, data + sizeof(h), body);
+    p->n_insns = h.n_insns;
+    p->flags = h.flags;
+    p->notify = h.notify != 0;
+    *out = p;
+    return 0;
+}
+
+/* Temp file + rename without fsync: the checksum catches a torn file
+ * after a crash, and a lost entry only costs one compilation. */
+static int write_replace_at(int dirfd, const char *name, const void *data, size_t len,
+                            struct keel_error **err)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    cleanup_free char *tmp = xasprintf(".%s.tmp.%d.%lx", name, (int)getpid(), (unsigned long)ts.tv_nsec);
+    cleanup_close int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return error_set(err, errno, "creating `%s`", tmp);
+    int r = fd_write_all(fd, data, len);
+    if (r == 0 && close(steal_fd(&fd)) < 0)
+        r = -errno;
+    if (r < 0) {
+        unlinkat(dirfd, tmp, 0);
+        return error_set(err, -r, "writing `%s`", tmp);
+    }
+    if (renameat(dirfd, tmp, dirfd, name) < 0) {
+        int saved = errno;
+        unlinkat(dirfd, tmp, 0);
+        return error_set(err, saved, "renaming `%s` to `%s`", tmp, name);
+    }
+    return 0;
+}
+
+static int save_with_key(const struct seccomp_program *p, const char *key, int dirfd, const char *name,
+                         struct keel_error **err)
+{
+    cleanup_strbuf struct strbuf sb = STRBUF_INIT;
+    seccomp_program_encode(p, key, &sb);
+    if (write_replace_at(dirfd, name, sb.buf, sb.len, err) < 0)
+        return error_prefix(err, "saving the seccomp program");
+    return 0;
+}
+
+int seccomp_program_save(const struct seccomp_program *p, int dirfd, const char *name,
+                         struct keel_error **err)
+{
+    return save_with_key(p, NULL, dirfd, name, err);
+}
+
+static int load_with_key(int dirfd, const char *name, const char *key, struct seccomp_program **out,
+                         struct keel_error **err)
+{
+    cleanup_free char *data = NULL;
+    size_t len = 0;
+    size_t max = sizeof(struct file_header) + BPF_MAXINSNS * sizeof(struct sock_filter);
+    if (file_read_whole_at(dirfd, name, max, &data, &len, err) < 0)
+        return -1;
+    return seccomp_program_decode(data, len, key, name, out, err);
+}
+
+int seccomp_program_load_file(int dirfd, const char *name, struct seccomp_program **out,
+                              struct keel_error **err)
+{
+    return load_with_key(dirfd, name, NULL, out, err);
+}
+
+int seccomp_program_build(const struct spec_seccomp *s, const char *cache_dir, struct seccomp_program **out,
+                          struct keel_error **err)
+{
+    cleanup_seccomp_plan struct seccomp_plan plan;
+    if (seccomp_plan_build(s, &plan, err) < 0)
+        return -1;
+    if (cache_dir == NULL)
+        return seccomp_plan_compile(&plan, out, err);
+
+    cleanup_strbuf struct strbuf canon = STRBUF_INIT;
+    seccomp_plan_serialize(&plan, &canon);
+    char key[HEX_LEN + 1];
+    sha256_hex(canon.buf, canon.len, key);
+    key[HEX_LEN] = '\0';
+
+    /* Any cache trouble (unwritable root, corrupt entry) only costs the
+     * compilation; it never fails the container. */
+    cleanup_close int dirfd = -1;
+    if (fs_mkdir_p(cache_dir, 0700, NULL) == 0)
+        dirfd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd >= 0 && load_with_key(dirfd, key, key, out, NULL) == 0)
+        return 0;
+    cleanup_seccomp_program struct seccomp_program *p = NULL;
+    if (seccomp_plan_compile(&plan, &p, err) < 0)
+        return -1;
+    if (dirfd >= 0)
+        (void)save_with_key(p, key, dirfd, key, NULL);
+    *out = steal_ptr(&p);
+    return 0;
+}
