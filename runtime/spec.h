@@ -17,6 +17,10 @@
 
 #include <yajl/yajl_tree.h>
 
+/* GNU C predefines `linux` as 1 (-std=gnu11); the model's field is named
+ * after the spec's "linux" object, so drop the macro. */
+#undef linux
+
 struct keel_error;
 
 struct opt_i64 {
@@ -376,10 +380,41 @@ int spec_parse_process(const char *text, size_t len, const char *name, struct sp
                        struct keel_error **err);
 void spec_process_free(struct spec_process *p);
 
+/* A linux.resources document on its own (`update --resources FILE`): `name`
+ * prefixes messages. *out is filled in place; release with
+ * spec_resources_clear() (also after a failure). */
+int spec_parse_resources(const char *text, size_t len, const char *name, struct spec_resources *out,
+                         struct keel_error **err);
+void spec_resources_clear(struct spec_resources *r);
+
 /* Namespace type <-> spec name ("pid", "network", ...) and CLONE_NEW* flag. */
 const char *spec_ns_name(enum spec_ns_type t);
 int spec_ns_clone_flag(enum spec_ns_type t);
 /* The namespace entry of a type, or NULL. */
 const struct spec_namespace *spec_find_namespace(const struct spec_linux *l, enum spec_ns_type t);
+/* Namespace type of a spec name ("pid"), or -1. */
+int spec_ns_from_name(const char *name);
+/* The /proc/PID/ns/ file name of a type ("pid", "net", "mnt", ...). */
+const char *spec_ns_proc_name(enum spec_ns_type t);
+
+/* The closed vocabularies (NULL-terminated tables), shared by the parser
+ * and `keel features`. spec_cap_names is indexed by capability number. */
+extern const char *const spec_cap_names[];
+extern const char *const spec_seccomp_actions[];
+extern const char *const spec_seccomp_operators[];
+extern const char *const spec_seccomp_archs[];
+extern const char *const spec_seccomp_flags[];
+extern const char *const spec_sched_policies[];
+extern const char *const spec_sched_flags[];
+extern const char *const spec_ioprio_classes[];
+extern const char *const spec_mpol_modes[];
+extern const char *const spec_mpol_flags[];
+extern const char *const spec_personality_domains[];
+extern const char *const spec_rootfs_propagations[];
+/* Capability number of "CAP_KILL", or -1 when unknown. */
+int spec_cap_from_name(const char *name);
+/* RLIMIT_* value of "RLIMIT_NOFILE", or -1 when unknown; and back. */
+int spec_rlimit_from_name(const char *name);
+const char *spec_rlimit_name(int resource);
 
 #endif
