@@ -4,4 +4,7 @@
 
 #include "hoist.h"
 
+int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
+
 #endif

@@ -15,6 +15,8 @@
 #include "xalloc.h"
 
 static const struct hoist_command hoist_commands[] = {
+    {"unpack", cmd_unpack, "make a runtime bundle (rootfs + config.json) from an image"},
+    {"pull", cmd_pull, "pull an image from a registry into the store"},
     {NULL, NULL, NULL},
 };
 

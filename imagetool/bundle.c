@@ -1,0 +1,144 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "cleanup.h"
+#include "convert.h"
+#include "error.h"
+#include "fileutil.h"
+#include "imageconfig.h"
+#include "layer.h"
+#include "manifest.h"
+#include "store.h"
+#include "xalloc.h"
+
+int bundle_resolve_manifest(struct store *s, const char *ref_name, const struct oci_platform *platform,
+                            struct oci_manifest **out, struct keel_error **err)
+{
+    struct oci_descriptor desc = {0};
+    if (store_resolve(s, ref_name, &desc, err) < 0)
+        return -1;
+    cleanup_free char *digest = xstrdup(desc.digest);
+    cleanup_free char *media_type = desc.media_type ? xstrdup(desc.media_type) : NULL;
+    descriptor_clear(&desc);
+    for (int depth = 0; depth < 2; depth++) {
+        cleanup_free char *data = NULL;
+        size_t len;
+        if (store_read_blob(s, digest, MANIFEST_MAX_SIZE, &data, &len, err) < 0)
+            return error_prefix(err, "image `%s`", ref_name);
+        enum manifest_kind kind;
+        if (manifest_detect_kind(data, len, media_type, &kind, err) < 0)
+            return error_prefix(err, "image `%s`: %s", ref_name, digest);
+        if (kind == MANIFEST_KIND_MANIFEST) {
+            if (manifest_parse(data, len, media_type, out, err) < 0)
+                return error_prefix(err, "image `%s`: manifest %s", ref_name, digest);
+            return 0;
+        }
+        cleanup_index struct oci_index *idx = NULL;
+        if (index_parse(data, len, media_type, &idx, err) < 0)
+            return error_prefix(err, "image `%s`: index %s", ref_name, digest);
+        size_t which;
+        if (platform_select(idx, platform, &which, err) < 0)
+            return error_prefix(err, "image `%s`", ref_name);
+        free(digest);
+        free(media_type);
+        digest = xstrdup(idx->manifests[which].digest);
+        media_type = idx->manifests[which].media_type ? xstrdup(idx->manifests[which].media_type) : NULL;
+    }
+    return error_set(err, EINVAL, "image `%s`: an index points to another index", ref_name);
+}
+
+static int bundle_apply_layers(struct store *s, const struct oci_manifest *m, const struct image_config *ic,
+                               int rootfd, const struct bundle_opts *o, struct keel_error **err)
+{
+    if (m->n_layers != ic->n_diff_ids)
+        return error_set(err, EINVAL, "the manifest has %zu layers but the image config lists %zu diff_ids",
+                         m->n_layers, ic->n_diff_ids);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const struct oci_descriptor *d = &m->layers[i];
+        struct layer_apply_opts lo = {
+            .digest = d->digest,
+            .diff_id = ic->diff_ids[i],
+            .size = d->size,
+            .max_bytes = o->max_layer_bytes,
+            .max_entries = o->max_layer_entries,
+            .owner = o->owner,
+            .log = o->log,
+        };
+        if (layer_compression_from_media_type(d->media_type, &lo.compression, err) < 0)
+            return error_prefix(err, "layer %s", d->digest);
+        cleanup_close int fd = -1;
+        if (store_open_blob(s, d->digest, &fd, err) < 0)
+            return error_prefix(err, "layer %s", d->digest);
+        if (layer_apply(rootfd, fd, &lo, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int bundle_fill(struct store *s, const struct oci_manifest *m, int bundlefd,
+                       const struct bundle_opts *o, struct keel_error **err)
+{
+    cleanup_free char *config = NULL;
+    size_t len;
+    if (store_read_blob(s, m->config.digest, CONFIG_MAX_SIZE, &config, &len, err) < 0)
+        return error_prefix(err, "image config %s", m->config.digest);
+    cleanup_image_config struct image_config *ic = NULL;
+    if (image_config_parse(config, len, &ic, err) < 0)
+        return -1;
+    if (mkdirat(bundlefd, "rootfs", 0755) < 0)
+        return error_set(err, errno, "creating the bundle's rootfs");
+    cleanup_close int rootfd = openat(bundlefd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (rootfd < 0)
+        return error_set(err, errno, "opening the bundle's rootfs");
+    if (bundle_apply_layers(s, m, ic, rootfd, o, err) < 0)
+        return -1;
+    cleanup_free char *json = NULL;
+    if (convert_image_config(ic, rootfd, &o->convert, &json, &len, err) < 0)
+        return error_prefix(err, "making config.json");
+    return file_write_atomic_at(bundlefd, "config.json", json, len, 0644, err);
+}
+
+/* Whether dir is an empty directory. */
+static bool bundle_dir_empty(const char *dir)
+{
+    cleanup_dir DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            return false;
+    return true;
+}
+
+int bundle_unpack(struct store *s, const struct oci_manifest *m, const char *dir, const struct bundle_opts *o,
+                  struct keel_error **err)
+{
+    bool created = true;
+    if (mkdir(dir, 0755) < 0) {
+        if (errno != EEXIST)
+            return error_set(err, errno, "creating bundle `%s`", dir);
+        if (!bundle_dir_empty(dir))
+            return error_set(err, EEXIST, "bundle `%s` exists and is not an empty directory", dir);
+        created = false;
+    }
+    cleanup_close int bundlefd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = bundlefd < 0 ? error_set(err, errno, "opening bundle `%s`", dir)
+                          : bundle_fill(s, m, bundlefd, o, err);
+    if (rc == 0)
+        return 0;
+    /* Leave nothing half-made: the directory too when this call made it. */
+    if (created) {
+        fs_remove_tree(dir, NULL);
+    } else if (bundlefd >= 0) {
+        fs_remove_tree_at(bundlefd, "rootfs", NULL);
+        unlinkat(bundlefd, "config.json", 0);
+    }
+    return error_prefix(err, "unpacking into `%s`", dir);
+}

@@ -1,0 +1,34 @@
+/* An image from the store made into a runtime bundle: BUNDLE/rootfs with
+ * every layer applied in order, and BUNDLE/config.json converted from the
+ * image config.  On failure nothing of the bundle is left behind. */
+#ifndef KEEL_HOIST_BUNDLE_H
+#define KEEL_HOIST_BUNDLE_H
+
+#include <stdint.h>
+
+#include "convert.h"
+
+struct keel_error;
+struct keel_log;
+struct layer_owner;
+struct oci_manifest;
+struct oci_platform;
+struct store;
+
+struct bundle_opts {
+    const struct layer_owner *owner; /* ownership strategy (layer_owner.h) */
+    struct convert_opts convert;
+    uint64_t max_layer_bytes, max_layer_entries; /* 0: defaults of layer.h */
+    const struct keel_log *log;
+};
+
+/* The platform manifest ref_name points to in the store (an index is
+ * resolved to platform, NULL = this host). A missing ref is ENOENT. */
+int bundle_resolve_manifest(struct store *s, const char *ref_name, const struct oci_platform *platform,
+                            struct oci_manifest **out, struct keel_error **err);
+
+/* Unpack manifest m into dir, which must not exist or be an empty directory. */
+int bundle_unpack(struct store *s, const struct oci_manifest *m, const char *dir, const struct bundle_opts *o,
+                  struct keel_error **err);
+
+#endif
