@@ -9,17 +9,19 @@
 
 struct keel_error;
 struct oci_platform;
+struct transfer_progress;
 
 struct pull_options {
-    const struct oci_platform *platform; /* NULL = this host */
-    bool all_platforms;                  /* fetch every manifest of an index */
-    bool tls_verify;                     /* default true (set by pull_options_init) */
-    bool tls_verify_set;                 /* --tls-verify given explicitly */
-    const char *cert_dir;                /* --cert-dir */
-    const char *creds;                   /* --creds user[:pass] */
-    const char *authfile;                /* --authfile */
-    bool quiet;                          /* no progress output */
-    int max_parallel;                    /* layer downloads at once, 0 = default (4) */
+    const struct oci_platform *platform;      /* NULL = this host */
+    bool all_platforms;                       /* fetch every manifest of an index */
+    bool tls_verify;                          /* default true (set by pull_options_init) */
+    bool tls_verify_set;                      /* --tls-verify given explicitly */
+    const char *cert_dir;                     /* --cert-dir */
+    const char *creds;                        /* --creds user[:pass] */
+    const char *authfile;                     /* --authfile */
+    bool quiet;                               /* no progress output */
+    int max_parallel;                         /* layer downloads at once, 0 = default (4) */
+    const struct transfer_progress *progress; /* per-blob progress callbacks, NULL = none */
 };
 
 void pull_options_init(struct pull_options *o);

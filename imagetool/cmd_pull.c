@@ -1,0 +1,164 @@
+/* hoist pull REF: fetch an image into the store. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "error.h"
+#include "manifest.h"
+#include "platform.h"
+#include "pull.h"
+#include "registry.h"
+#include "registry_cli.h"
+#include "xalloc.h"
+
+enum { OPT_PLATFORM = 1, OPT_ALL_PLATFORMS, OPT_PARALLEL };
+
+struct pull_progress {
+    bool tty;
+    double last_draw;
+    int64_t total_done;
+};
+
+static const char *short_digest(const char *d)
+{
+    const char *colon = strchr(d, ':');
+    return colon ? colon + 1 : d;
+}
+
+static void human_bytes(double n, char buf[static 32])
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    size_t u = 0;
+    while (n >= 1024 && u < 4) {
+        n /= 1024;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", n, units[u]);
+}
+
+static void progress_start(void *user, const struct oci_descriptor *d, int64_t resumed_from)
+{
+    struct pull_progress *p = user;
+    if (p->tty)
+        return;
+    if (resumed_from > 0)
+        fprintf(stderr, "Resuming blob %.12s at byte %" PRId64 "\n", short_digest(d->digest), resumed_from);
+    else
+        fprintf(stderr, "Copying blob %.12s\n", short_digest(d->digest));
+}
+
+static void progress_update(void *user, const struct oci_descriptor *d, int64_t done, int64_t total)
+{
+    struct pull_progress *p = user;
+    if (!p->tty)
+        return;
+    char a[32], b[32];
+    human_bytes((double)done, a);
+    human_bytes((double)total, b);
+    fprintf(stderr, "\r\033[KCopying blob %.12s %s / %s", short_digest(d->digest), a, b);
+    fflush(stderr);
+}
+
+static void progress_done(void *user, const struct oci_descriptor *d, bool skipped, double seconds)
+{
+    struct pull_progress *p = user;
+    char size[32], rate[32];
+    human_bytes((double)d->size, size);
+    human_bytes(seconds > 0.001 ? (double)d->size / seconds : 0, rate);
+    if (p->tty)
+        fprintf(stderr, "\r\033[K");
+    if (skipped)
+        fprintf(stderr, "Skipping blob %.12s (already present)\n", short_digest(d->digest));
+    else
+        fprintf(stderr, "Copied blob %.12s %s in %.1fs (%s/s)\n", short_digest(d->digest), size, seconds,
+                rate);
+}
+
+static void pull_usage(void)
+{
+    printf("Usage: hoist pull [OPTIONS] REFERENCE\n\n"
+           "Pull an image from a registry into the store.\n\n"
+           "Options:\n"
+           "  --platform OS/ARCH[/VARIANT]  platform to pull from an index (default: this host)\n"
+           "  --all-platforms      pull every platform of an index\n"
+           "  --max-parallel N     layer downloads at once (default 4)\n" REGISTRY_CLI_HELP
+           "  -q, --quiet          print only the manifest digest\n"
+           "  -h, --help           print this help\n");
+}
+
+int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err)
+{
+    static const struct option opts[] = {
+        {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS},
+        {"max-parallel", required_argument, NULL, OPT_PARALLEL},
+        REGISTRY_CLI_OPTIONS,
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct pull_options po;
+    pull_options_init(&po);
+    struct registry_cli rc;
+    registry_cli_init(&rc);
+    cleanup_platform struct oci_platform *platform = NULL;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+        int r = registry_cli_option(&rc, c, optarg, err);
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            continue;
+        switch (c) {
+        case OPT_PLATFORM:
+            platform_freep(&platform);
+            if (platform_parse(optarg, &platform, err) < 0)
+                return error_prefix(err, "--platform");
+            break;
+        case OPT_ALL_PLATFORMS:
+            po.all_platforms = true;
+            break;
+        case OPT_PARALLEL: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 64)
+                return error_set(err, 0, "--max-parallel: \"%s\" is not a number from 1 to 64", optarg);
+            po.max_parallel = (int)n;
+            break;
+        }
+        case 'q':
+            po.quiet = true;
+            break;
+        case 'h':
+            pull_usage();
+            return 0;
+        default:
+            return error_set(err, 0, "pull: unknown or incomplete option \"%s\" (see `hoist pull --help`)",
+                             argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return error_set(err, 0, "pull: expected exactly one image reference (see `hoist pull --help`)");
+    po.platform = platform;
+    po.tls_verify = rc.tls_verify;
+    po.cert_dir = rc.cert_dir;
+    po.creds = rc.creds;
+    po.authfile = rc.authfile;
+    struct pull_progress pp = {.tty = isatty(STDERR_FILENO) == 1};
+    struct transfer_progress tp = {
+        .start = progress_start, .update = progress_update, .done = progress_done, .user = &pp};
+    if (!po.quiet)
+        po.progress = &tp;
+    cleanup_free char *digest = NULL;
+    if (pull_image(ctx, argv[optind], &po, &digest, err) < 0)
+        return -1;
+    printf("%s\n", digest);
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* Command-line options every registry-facing hoist command shares:
+ * --tls-verify[=BOOL], --cert-dir, --creds, --authfile. */
+#ifndef KEEL_HOIST_REGISTRY_CLI_H
+#define KEEL_HOIST_REGISTRY_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+struct keel_error;
+
+enum {
+    REGISTRY_OPT_TLS_VERIFY = 1000,
+    REGISTRY_OPT_CERT_DIR,
+    REGISTRY_OPT_CREDS,
+    REGISTRY_OPT_AUTHFILE,
+};
+
+#define REGISTRY_CLI_OPTIONS                                                                                 \
+    {"tls-verify", optional_argument, NULL, REGISTRY_OPT_TLS_VERIFY},                                        \
+        {"cert-dir", required_argument, NULL, REGISTRY_OPT_CERT_DIR},                                        \
+        {"creds", required_argument, NULL, REGISTRY_OPT_CREDS},                                              \
+    {                                                                                                        \
+        "authfile", required_argument, NULL, REGISTRY_OPT_AUTHFILE                                           \
+    }
+
+#define REGISTRY_CLI_HELP                                                                                    \
+    "  --tls-verify=BOOL    verify TLS certificates (default true; false also allows plain HTTP)\n"          \
+    "  --cert-dir DIR       CA certificates (*.crt) and client certificate (*.cert, *.key)\n"                \
+    "  --creds USER[:PASS]  credentials for the registry\n"                                                  \
+    "  --authfile FILE      auth.json to read credentials from\n"
+
+struct registry_cli {
+    bool tls_verify;
+    const char *cert_dir;
+    const char *creds;
+    const char *authfile;
+};
+
+void registry_cli_init(struct registry_cli *o);
+/* Handle option c (from getopt_long); 1 = handled, 0 = not ours, -1 = bad value. */
+int registry_cli_option(struct registry_cli *o, int c, const char *arg, struct keel_error **err);
+/* "true"/"false"/"1"/"0"/"yes"/"no". */
+int parse_bool_arg(const char *opt, const char *s, bool *out, struct keel_error **err);
+
+#endif

@@ -1,0 +1,102 @@
+/* Internals of the registry client shared by registry.c, registry_http.c,
+ * registry_auth.c and transfer.c. */
+#ifndef KEEL_HOIST_REGISTRY_PRIVATE_H
+#define KEEL_HOIST_REGISTRY_PRIVATE_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "registry.h"
+#include "strbuf.h"
+
+struct keel_error;
+
+enum auth_scheme { AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
+
+struct auth_token {
+    char *scope;
+    char *token;
+    time_t expires; /* 0 = unknown */
+};
+
+struct registry_auth {
+    enum auth_scheme scheme;
+    char *realm;
+    char *service;
+    char *user; /* NULL = anonymous */
+    char *pass;
+    struct auth_token *tokens; /* cache per scope */
+    size_t n_tokens;
+};
+
+struct registry_client {
+    char *registry;
+    char *repository;
+    char *base_url;
+    char *scope; /* "repository:REPO:pull" */
+    struct registry_options opts;
+    /* TLS material: CA bundle in memory (system CAs + certs.d), client cert. */
+    bool tls_verify;
+    char *ca_blob;
+    size_t ca_blob_len;
+    char *client_cert;
+    char *client_key;
+    struct registry_auth auth;
+    CURL *easy; /* reused for sequential requests (keeps the connection) */
+};
+
+struct http_response {
+    long status;
+    struct strbuf body;
+    size_t max_body; /* more is an error (body_overflow set) */
+    bool body_overflow;
+    char *content_type;
+    char *docker_digest;
+    char *www_authenticate;
+    char *link;
+    char *content_range;
+    long retry_after; /* seconds, -1 = absent */
+    int64_t content_length;
+};
+
+void http_response_reset(struct http_response *r);
+void http_response_free(struct http_response *r);
+
+/* Apply TLS, timeouts, redirects and the user agent to an easy handle. */
+void http_setup_handle(struct registry_client *c, CURL *h);
+/* Header callback target: fills r's header fields. */
+size_t http_header_cb(char *buf, size_t size, size_t n, void *user);
+
+/* One request (no retries, no auth handling): GET, or HEAD when head=true.
+ * headers may be NULL. On a transport failure returns -1 with *curl_code set. */
+int http_perform(struct registry_client *c, CURL *h, const char *url, bool head, struct curl_slist *headers,
+                 struct http_response *resp, CURLcode *curl_code, struct keel_error **err);
+
+/* A request with auth (the Authorization header, a new token on 401) and
+ * retries with backoff on 5xx, 429 and network errors. */
+int registry_request(struct registry_client *c, const char *url, bool head, const char *accept,
+                     struct http_response *resp, struct keel_error **err);
+
+/* Transient failures worth another attempt. */
+bool http_status_retryable(long status);
+bool curl_code_retryable(CURLcode code);
+/* Milliseconds to wait before attempt (1-based), honouring Retry-After. */
+long http_backoff_ms(int attempt, long retry_after);
+
+/* Registry error body ({"errors":[{"code":..,"message":..}]}) and status
+ * into an error message: "MANIFEST_UNKNOWN: manifest unknown (HTTP 404)". */
+int registry_http_error(const struct http_response *resp, const char *what, struct keel_error **err);
+
+/* Auth. */
+int auth_load_credentials(struct registry_client *c, struct keel_error **err);
+/* Parse a WWW-Authenticate challenge and remember scheme, realm and service. */
+int auth_parse_challenge(struct registry_auth *a, const char *header, struct keel_error **err);
+/* An "Authorization: ..." header line for scope (fetching a token when
+ * needed), or NULL when no auth applies. force_refresh drops a cached token. */
+int auth_header(struct registry_client *c, const char *scope, bool force_refresh, char **out,
+                struct keel_error **err);
+void auth_clear(struct registry_auth *a);
+
+#endif
