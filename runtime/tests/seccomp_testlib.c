@@ -85,7 +85,7 @@ struct spec_seccomp *testlib_seccomp_from_json(const char *text)
     return s;
 }
 
-struct spec_seccomp *testlib_seccomp_podman(void)
+char *testlib_podman_json(void)
 {
     if (access("/usr/share/containers/seccomp.json", R_OK) != 0)
         return NULL;
@@ -106,7 +106,13 @@ struct spec_seccomp *testlib_seccomp_podman(void)
         fprintf(stderr, "%s failed (status %d)\n", cmd, status);
         return NULL;
     }
-    return testlib_seccomp_from_json(text);
+    return steal_ptr(&text);
+}
+
+struct spec_seccomp *testlib_seccomp_podman(void)
+{
+    cleanup_free char *text = testlib_podman_json();
+    return text ? testlib_seccomp_from_json(text) : NULL;
 }
 
 void testlib_seccomp_free(struct spec_seccomp *s)

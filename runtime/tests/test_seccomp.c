@@ -332,6 +332,30 @@ static void test_save_load(const char *tmp, struct spec_seccomp *podman)
     CHECK(&c, seccomp_program_load_file(dfd, "missing", &bad, &err) < 0 && err && err->errnum == ENOENT);
 }
 
+/* The config parser's output compiles to the same program as the test
+ * loader's: the two agree on the model. */
+static void test_from_config(struct spec_seccomp *podman)
+{
+    cleanup_free char *profile = testlib_podman_json();
+    if (profile == NULL)
+        return;
+    cleanup_free char *config = xasprintf("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"rootfs\"},"
+                                          "\"linux\":{\"seccomp\":%s}}",
+                                          profile);
+    cleanup_error struct keel_error *err = NULL;
+    cleanup_spec_config struct spec_config *cfg = NULL;
+    int r = spec_parse_config(config, strlen(config), "config.json", &cfg, &err);
+    if (r < 0)
+        fprintf(stderr, "parse: %s\n", error_msg(err));
+    CHECK(&c, r == 0 && cfg->linux && cfg->linux->seccomp);
+    if (r < 0 || !cfg->linux || !cfg->linux->seccomp)
+        return;
+    cleanup_seccomp_program struct seccomp_program *a = NULL, *b = NULL;
+    CHECK(&c, seccomp_program_build(cfg->linux->seccomp, NULL, &a, &err) == 0);
+    CHECK(&c, seccomp_program_build(podman, NULL, &b, &err) == 0);
+    CHECK(&c, a && b && same_program(a, b));
+}
+
 int main(void)
 {
     test_errors();
@@ -349,6 +373,7 @@ int main(void)
             test_cache(tmp, podman);
             test_cache_concurrent(tmp, podman);
             test_save_load(tmp, podman);
+            test_from_config(podman);
             CHECK(&c, fs_remove_tree(tmp, NULL) == 0);
         }
         testlib_seccomp_free(podman);
