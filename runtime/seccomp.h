@@ -12,8 +12,14 @@
  *       "<root>/seccomp-cache", &prog, err); seccomp_program_save(prog,
  *       state_dirfd, SECCOMP_STATE_FILE, err);
  *   init (child): seccomp_program_load(prog, &notify_fd, err) as the LAST
- *       step before exec (after caps/nnp/setuid); when notify_fd >= 0 and
- *       listener_path is set, seccomp_notify_send(...) and close the fd.
+ *       step before exec (after caps/nnp/setuid) when process
+ *       .noNewPrivileges is true; when it is false (podman's default) the
+ *       kernel needs CAP_SYS_ADMIN, so load just BEFORE the capability drop.
+ *       With NOTIFY (notify_fd >= 0) the fd must reach listenerPath, a HOST
+ *       path: either pass the fd to the parent (`create`) over the sync
+ *       socket and let it call seccomp_notify_send(), as runc does, or
+ *       seccomp_notify_connect() before pivot_root and
+ *       seccomp_notify_send_on() after the load.  Close the fd after.
  *   exec: seccomp_program_load_file(state_dirfd, SECCOMP_STATE_FILE, ...)
  *       then seccomp_program_load() just before exec.
  */
@@ -41,8 +47,10 @@ int seccomp_program_build(const struct spec_seccomp *s, const char *cache_dir, s
 
 /* Install p on the calling thread with seccomp(2) SECCOMP_SET_MODE_FILTER
  * and p's flags (plus NEW_LISTENER when it uses NOTIFY).  *notify_fd gets
- * the listener fd or -1.  Needs no_new_privs or CAP_SYS_ADMIN: it sets
- * PR_SET_NO_NEW_PRIVS only when the caller lacks CAP_SYS_ADMIN. */
+ * the listener fd (O_CLOEXEC) or -1.  The kernel requires no_new_privs or
+ * CAP_SYS_ADMIN; this never sets no_new_privs (that is process
+ * .noNewPrivileges' call), so without it, load BEFORE dropping
+ * capabilities, as runc does; EACCES then says so. */
 int seccomp_program_load(const struct seccomp_program *p, int *notify_fd, struct keel_error **err);
 
 /* Store / read p as file `name` under dirfd (atomic write; checked read). */
@@ -56,6 +64,14 @@ int seccomp_program_load_file(int dirfd, const char *name, struct seccomp_progra
  * and metadata (listenerMetadata, may be NULL), as the runtime-spec says. */
 int seccomp_notify_send(const char *listener_path, int notify_fd, const char *state_json,
                         const char *metadata, struct keel_error **err);
+
+/* The same in two steps, for an init that must connect while the host path
+ * is still visible (before pivot_root) and send later (after loading the
+ * filter): connect, then send_on the connected socket and close it.  The
+ * spec wants one state per connection. */
+int seccomp_notify_connect(const char *listener_path, int *sock_out, struct keel_error **err);
+int seccomp_notify_send_on(int sock, const char *listener_path, int notify_fd, const char *state_json,
+                           const char *metadata, struct keel_error **err);
 
 void seccomp_program_free(struct seccomp_program *p);
 void seccomp_program_freep(struct seccomp_program **p);

@@ -59,14 +59,8 @@ static int build_process_state(const char *state_json, const char *metadata, cha
     return 0;
 }
 
-int seccomp_notify_send(const char *listener_path, int notify_fd, const char *state_json,
-                        const char *metadata, struct keel_error **err)
+int seccomp_notify_connect(const char *listener_path, int *sock_out, struct keel_error **err)
 {
-    cleanup_free char *payload = NULL;
-    size_t len = 0;
-    if (build_process_state(state_json, metadata, &payload, &len, err) < 0)
-        return error_prefix(err, "seccomp listener `%s`", listener_path);
-
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(listener_path) >= sizeof(addr.sun_path))
         return error_set(err, ENAMETOOLONG, "linux.seccomp.listenerPath `%s`", listener_path);
@@ -76,6 +70,17 @@ int seccomp_notify_send(const char *listener_path, int notify_fd, const char *st
         return error_set(err, errno, "creating a socket for the seccomp listener");
     if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0)
         return error_set(err, errno, "connecting to the seccomp listener `%s`", listener_path);
+    *sock_out = steal_fd(&sock);
+    return 0;
+}
+
+int seccomp_notify_send_on(int sock, const char *listener_path, int notify_fd, const char *state_json,
+                           const char *metadata, struct keel_error **err)
+{
+    cleanup_free char *payload = NULL;
+    size_t len = 0;
+    if (build_process_state(state_json, metadata, &payload, &len, err) < 0)
+        return error_prefix(err, "seccomp listener `%s`", listener_path);
 
     union {
         char buf[CMSG_SPACE(sizeof(int))];
@@ -105,6 +110,17 @@ int seccomp_notify_send(const char *listener_path, int notify_fd, const char *st
             return error_set(err, errno, "sending the container state to `%s`", listener_path);
         n += m;
     }
+    return 0;
+}
+
+int seccomp_notify_send(const char *listener_path, int notify_fd, const char *state_json,
+                        const char *metadata, struct keel_error **err)
+{
+    cleanup_close int sock = -1;
+    if (seccomp_notify_connect(listener_path, &sock, err) < 0)
+        return -1;
+    if (seccomp_notify_send_on(sock, listener_path, notify_fd, state_json, metadata, err) < 0)
+        return -1;
     if (close(steal_fd(&sock)) < 0)
         return error_set(err, errno, "closing the connection to `%s`", listener_path);
     return 0;
