@@ -234,11 +234,13 @@ int registry_http_error(const struct http_response *resp, const char *what, stru
             detail = xstrdup("unexpected response");
         }
     }
-    return error_set(err,
-                     resp->status == 404                            ? ENOENT
-                     : (resp->status == 401 || resp->status == 403) ? EACCES
-                                                                    : EIO,
-                     "%s: %s (HTTP %ld)", what, detail, resp->status);
+    /* The errno classifies (ENOENT, EACCES) without a strerror suffix. */
+    error_set(err, 0, "%s: %s (HTTP %ld)", what, detail, resp->status);
+    if (err && *err)
+        (*err)->errnum = resp->status == 404                            ? ENOENT
+                         : (resp->status == 401 || resp->status == 403) ? EACCES
+                                                                        : EIO;
+    return -1;
 }
 
 int registry_request(struct registry_client *c, const char *url, bool head, const char *accept,
