@@ -17,42 +17,6 @@
 #include "store.h"
 #include "xalloc.h"
 
-int bundle_resolve_manifest(struct store *s, const char *ref_name, const struct oci_platform *platform,
-                            struct oci_manifest **out, struct keel_error **err)
-{
-    struct oci_descriptor desc = {0};
-    if (store_resolve(s, ref_name, &desc, err) < 0)
-        return -1;
-    cleanup_free char *digest = xstrdup(desc.digest);
-    cleanup_free char *media_type = desc.media_type ? xstrdup(desc.media_type) : NULL;
-    descriptor_clear(&desc);
-    for (int depth = 0; depth < 2; depth++) {
-        cleanup_free char *data = NULL;
-        size_t len;
-        if (store_read_blob(s, digest, MANIFEST_MAX_SIZE, &data, &len, err) < 0)
-            return error_prefix(err, "image `%s`", ref_name);
-        enum manifest_kind kind;
-        if (manifest_detect_kind(data, len, media_type, &kind, err) < 0)
-            return error_prefix(err, "image `%s`: %s", ref_name, digest);
-        if (kind == MANIFEST_KIND_MANIFEST) {
-            if (manifest_parse(data, len, media_type, out, err) < 0)
-                return error_prefix(err, "image `%s`: manifest %s", ref_name, digest);
-            return 0;
-        }
-        cleanup_index struct oci_index *idx = NULL;
-        if (index_parse(data, len, media_type, &idx, err) < 0)
-            return error_prefix(err, "image `%s`: index %s", ref_name, digest);
-        size_t which;
-        if (platform_select(idx, platform, &which, err) < 0)
-            return error_prefix(err, "image `%s`", ref_name);
-        free(digest);
-        free(media_type);
-        digest = xstrdup(idx->manifests[which].digest);
-        media_type = idx->manifests[which].media_type ? xstrdup(idx->manifests[which].media_type) : NULL;
-    }
-    return error_set(err, EINVAL, "image `%s`: an index points to another index", ref_name);
-}
-
 static int bundle_apply_layers(struct store *s, const struct oci_manifest *m, const struct image_config *ic,
                                int rootfd, const struct bundle_opts *o, struct keel_error **err)
 {

@@ -22,11 +22,6 @@ struct bundle_opts {
     const struct keel_log *log;
 };
 
-/* The platform manifest ref_name points to in the store (an index is
- * resolved to platform, NULL = this host). A missing ref is ENOENT. */
-int bundle_resolve_manifest(struct store *s, const char *ref_name, const struct oci_platform *platform,
-                            struct oci_manifest **out, struct keel_error **err);
-
 /* Unpack manifest m into dir, which must not exist or be an empty directory. */
 int bundle_unpack(struct store *s, const struct oci_manifest *m, const char *dir, const struct bundle_opts *o,
                   struct keel_error **err);

@@ -18,12 +18,6 @@
 #include "store.h"
 #include "xalloc.h"
 
-/* Weak until the pull engine is linked in everywhere: unpack then only
- * reads what the store has. */
-int pull_image(struct hoist_context *ctx, const char *ref, const struct pull_options *opts,
-               char **resolved_manifest_digest, struct keel_error **err) __attribute__((weak));
-void pull_options_init(struct pull_options *o) __attribute__((weak));
-
 static void unpack_usage(FILE *out)
 {
     fprintf(out, "Usage: hoist unpack [OPTIONS] REF BUNDLE\n\n"
@@ -69,9 +63,9 @@ static int unpack_find_image(struct hoist_context *ctx, struct store **s, const 
         return -1;
     cleanup_free char *name = ref_format(r);
     cleanup_error struct keel_error *first = NULL;
-    if (bundle_resolve_manifest(*s, name, platform, m, &first) == 0)
+    if (pull_resolve_stored(*s, name, platform, NULL, m, &first) == 0)
         return 0;
-    if (first->errnum != ENOENT || !pull_image) {
+    if (first->errnum != ENOENT) {
         *err = steal_ptr(&first);
         return -1;
     }
@@ -86,7 +80,7 @@ static int unpack_find_image(struct hoist_context *ctx, struct store **s, const 
         return -1;
     if (store_open(ctx->store, false, s, err) < 0)
         return -1;
-    return bundle_resolve_manifest(*s, name, platform, m, err);
+    return pull_resolve_stored(*s, name, platform, NULL, m, err);
 }
 
 int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err)

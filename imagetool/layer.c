@@ -102,12 +102,12 @@ static int layer_apply_entry(struct layer_ctx *ctx, struct archive *a, struct ar
     uint64_t max_entries = o->max_entries ? o->max_entries : LAYER_DEFAULT_MAX_ENTRIES;
     uint64_t max_bytes = o->max_bytes ? o->max_bytes : LAYER_DEFAULT_MAX_BYTES;
     if (++ctx->entries > max_entries)
-        return error_set(err, EFBIG, "more than %llu entries (limit against layer bombs)",
+        return error_set(err, 0, "more than %llu entries (limit against layer bombs)",
                          (unsigned long long)max_entries);
     la_int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
     if (size < 0 || (uint64_t)size > max_bytes - ctx->bytes)
-        return error_set(err, EFBIG, "size %lld takes the layer over its limit of %llu bytes",
-                         (long long)size, (unsigned long long)max_bytes);
+        return error_set(err, 0, "size %lld takes the layer over its limit of %llu bytes", (long long)size,
+                         (unsigned long long)max_bytes);
     ctx->bytes += (uint64_t)size;
 
     cleanup_free char *path = NULL;
@@ -118,7 +118,7 @@ static int layer_apply_entry(struct layer_ctx *ctx, struct archive *a, struct ar
     cleanup_free char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup("");
     if (strncmp(base, LAYER_WHITEOUT_PREFIX, strlen(LAYER_WHITEOUT_PREFIX)) == 0) {
         if (archive_entry_filetype(e) == AE_IFDIR)
-            return error_set(err, EINVAL, "a whiteout must not be a directory");
+            return error_set(err, 0, "a whiteout must not be a directory");
         return layer_whiteout_apply(ctx, dir, base, err);
     }
     int dirfd = ctx->rootfd;

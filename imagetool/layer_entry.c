@@ -104,7 +104,7 @@ static int entry_write_data(struct archive *a, int fd, la_int64_t size, struct k
             return error_set(err, archive_errno(a) > 0 ? archive_errno(a) : 0, "reading the file's data: %s",
                              archive_error_string(a));
         if (off + (la_int64_t)len > size)
-            return error_set(err, EFBIG, "data beyond the declared size of %lld bytes", (long long)size);
+            return error_set(err, 0, "data beyond the declared size of %lld bytes", (long long)size);
         if (off != pos) {
             /* A hole of a sparse entry. */
             if (lseek(fd, off, SEEK_SET) < 0)
@@ -193,7 +193,7 @@ static int entry_make_symlink(struct layer_ctx *ctx, struct archive_entry *e, in
     if (!target)
         target = archive_entry_symlink_utf8(e);
     if (!target || !target[0])
-        return error_set(err, EINVAL, "symlink without a target");
+        return error_set(err, 0, "symlink without a target");
     /* The target is stored as is: nothing here ever follows it. */
     if (symlinkat(target, dirfd, name) < 0) {
         if (errno != EEXIST)
@@ -248,9 +248,10 @@ static int entry_open_link_parent(int rootfd, const char *dir, struct keel_error
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
     int fd = (int)syscall(SYS_openat2, rootfd, dir[0] ? dir : ".", &how, sizeof(how));
+    if (fd < 0 && (errno == ELOOP || errno == EXDEV))
+        return error_set(err, 0, "hardlink target directory `%s` goes through a symlink", dir);
     if (fd < 0)
-        return error_set(err, errno, "hardlink target directory `%s`%s", dir,
-                         errno == ELOOP ? " goes through a symlink" : "");
+        return error_set(err, errno, "hardlink target directory `%s`", dir);
     return fd;
 }
 
@@ -261,7 +262,7 @@ static int entry_make_hardlink(struct layer_ctx *ctx, const char *path, const ch
     if (layer_path_clean(linkname, &target, err) < 0)
         return error_prefix(err, "hardlink target `%s`", linkname);
     if (target[0] == '\0' || strcmp(target, path) == 0)
-        return error_set(err, EINVAL, "hardlink to `%s`: not a file of the layer", linkname);
+        return error_set(err, 0, "hardlink to `%s`: not a file of the layer", linkname);
     char *slash = strrchr(target, '/');
     const char *tbase = slash ? slash + 1 : target;
     if (slash)
@@ -273,7 +274,7 @@ static int entry_make_hardlink(struct layer_ctx *ctx, const char *path, const ch
     if (fstatat(tdir, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return error_set(err, errno, "hardlink target `%s`", linkname);
     if (S_ISDIR(st.st_mode))
-        return error_set(err, EPERM, "hardlink target `%s` is a directory", linkname);
+        return error_set(err, 0, "hardlink target `%s` is a directory", linkname);
     if (linkat(tdir, tbase, dirfd, name, 0) < 0) {
         if (errno != EEXIST)
             return error_set(err, errno, "linking to `%s`", linkname);
@@ -297,7 +298,7 @@ int layer_entry_apply(struct layer_ctx *ctx, struct archive *a, struct archive_e
         return entry_make_hardlink(ctx, path, linkname, dirfd, name, err);
     mode_t type = archive_entry_filetype(e);
     if (name[0] == '\0' && type != AE_IFDIR)
-        return error_set(err, EINVAL, "the root of the layer must be a directory");
+        return error_set(err, 0, "the root of the layer must be a directory");
     switch (type) {
     case AE_IFREG:
         return entry_make_file(ctx, a, e, dirfd, name, err);
@@ -317,7 +318,7 @@ int layer_entry_apply(struct layer_ctx *ctx, struct archive *a, struct archive_e
         }
         return entry_make_node(ctx, e, type, dirfd, name, err);
     default:
-        return error_set(err, EINVAL, "unsupported entry type 0%o", (unsigned)type);
+        return error_set(err, 0, "unsupported entry type 0%o", (unsigned)type);
     }
 }
 

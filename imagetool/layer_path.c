@@ -137,11 +137,10 @@ static int dirs_explain(int parent, const char *comp, const char *prefix, struct
         char target[PATH_MAX];
         ssize_t n = readlinkat(parent, comp, target, sizeof(target) - 1);
         target[n > 0 ? n : 0] = '\0';
-        return error_set(err, ELOOP,
-                         "`%s` is a symlink (to `%s`): entries are never written through symlinks", prefix,
-                         target);
+        return error_set(err, 0, "`%s` is a symlink (to `%s`): entries are never written through symlinks",
+                         prefix, target);
     }
-    return error_set(err, ENOTDIR, "`%s` is not a directory", prefix);
+    return error_set(err, 0, "`%s` is not a directory", prefix);
 }
 
 int layer_dirs_get(struct layer_dirs *d, const char *dir, bool create, bool *missing, struct keel_error **err)

@@ -70,7 +70,7 @@ int layer_whiteout_apply(struct layer_ctx *ctx, const char *dir, const char *bas
     bool opaque = strcmp(base, LAYER_WHITEOUT_OPAQUE) == 0;
     const char *victim = base + strlen(LAYER_WHITEOUT_PREFIX);
     if (!opaque && (victim[0] == '\0' || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0))
-        return error_set(err, EINVAL, "whiteout of `%s` is not allowed", victim[0] ? victim : "(empty name)");
+        return error_set(err, 0, "whiteout of `%s` is not allowed", victim[0] ? victim : "(empty name)");
     bool missing;
     int dirfd = layer_dirs_get(&ctx->dirs, dir, false, &missing, err);
     if (dirfd < 0)

@@ -174,3 +174,50 @@ class Layout:
             })
         self._write_index()
         return mdigest
+
+
+def tree(root):
+    """Everything about a directory tree that unpacking must get right:
+    {relpath: (type, mode, uid, gid, size, link target, content sha256, xattrs)}
+    plus the hardlink groups (sorted lists of paths sharing an inode)."""
+    import stat
+    out, inodes = {}, {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in sorted(dirnames + filenames):
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            kind = stat.S_IFMT(st.st_mode)
+            link = os.readlink(p) if stat.S_ISLNK(st.st_mode) else None
+            digest = None
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                if st.st_nlink > 1:
+                    inodes.setdefault(st.st_ino, []).append(rel)
+            try:
+                xattrs = {k: os.getxattr(p, k, follow_symlinks=False) for k in
+                          os.listxattr(p, follow_symlinks=False)}
+            except OSError:
+                xattrs = {}
+            rdev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if kind in (stat.S_IFCHR, stat.S_IFBLK) else None
+            size = st.st_size if stat.S_ISREG(st.st_mode) else None
+            out[rel] = (kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, size, link, digest,
+                        tuple(sorted(xattrs.items())), rdev)
+    groups = sorted(sorted(v) for v in inodes.values() if len(v) > 1)
+    return out, groups
+
+
+def snapshot(root):
+    """A canary's state, mtimes included: any write outside the rootfs shows."""
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames + ["."]:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            data = None
+            if os.path.isfile(p) and not os.path.islink(p):
+                with open(p, "rb") as f:
+                    data = f.read()
+            state[os.path.relpath(p, root)] = (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_nlink, data)
+    return state
