@@ -1,0 +1,220 @@
+/* The features.json tables.  Each table says which area owns it: when an
+ * area implements (or drops) something, it edits its table here. */
+#include <ctype.h>
+#include <seccomp.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "keel_features.h"
+#include "json.h"
+#include "spec.h"
+
+/* The oldest config keel accepts: every 1.x parses (unknown fields are
+ * ignored), and 1.0.0 is the first released spec. */
+#define FEATURES_OCI_VERSION_MIN "1.0.0"
+
+/* lifecycle: hooks.c runs every hook at the point the spec names. */
+static const char *const features_hooks[] = {
+    "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop", NULL,
+};
+
+/* mounts: the generic options mount_options.c understands (filesystem
+ * specific data such as "mode=755" is passed through, not listed; the spec
+ * says so).  idmap/ridmap are refused for now and so not listed. */
+static const char *const features_mount_options[] = {
+    "acl",
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noacl",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "ratime",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "remount",
+    "rexec",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
+    NULL,
+};
+
+/* security: the architectures seccomp_compile.c maps to libseccomp. */
+static const char *const features_seccomp_archs[] = {
+    "SCMP_ARCH_X86",     "SCMP_ARCH_X86_64",   "SCMP_ARCH_X32",         "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS",     "SCMP_ARCH_MIPS64",      "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",  "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",   "SCMP_ARCH_PPC64LE",  "SCMP_ARCH_S390",        "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",  "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64",     NULL,
+};
+
+/* security: flags the loader passes to seccomp(2).  WAIT_KILLABLE_RECV is
+ * known (parsed) but needs Linux 5.19; it is listed as supported only once
+ * the loader probes for it. */
+static const char *const features_seccomp_supported_flags[] = {
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    NULL,
+};
+
+/* On/off switches, each owned by the area named.  (linux.netDevices has a
+ * features entry only from runtime-spec 1.3 on, past ociVersionMax.) */
+static const struct {
+    bool cgroup_v1, cgroup_v2; /* cgroups: cgroup_fs.c, both hierarchies and hybrid */
+    bool cgroup_systemd;       /* cgroups: the systemd driver needs sd-bus, not linked */
+    bool cgroup_systemd_user;
+    bool cgroup_rdma; /* cgroups: linux.resources.rdma on the rdma controller */
+    bool seccomp;     /* security */
+    bool apparmor;    /* security: profiles are not applied (AppArmor is off here) */
+    bool selinux;     /* security: labels are not applied (SELinux is off here) */
+    bool intel_rdt;   /* not implemented */
+    bool mount_idmap; /* mounts: idmapped mounts refused for now */
+} features_switches = {
+    .cgroup_v1 = true,
+    .cgroup_v2 = true,
+    .cgroup_systemd = false,
+    .cgroup_systemd_user = false,
+    .cgroup_rdma = true,
+    .seccomp = true,
+    .apparmor = false,
+    .selinux = false,
+    .intel_rdt = false,
+    .mount_idmap = false,
+};
+
+static void gen_strv(yajl_gen g, const char *key, const char *const *v)
+{
+    json_gen_key(g, key);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; v[i]; i++)
+        json_gen_string(g, v[i]);
+    yajl_gen_array_close(g);
+}
+
+static void gen_enabled(yajl_gen g, const char *key, bool on)
+{
+    json_gen_key(g, key);
+    yajl_gen_map_open(g);
+    json_gen_kv_bool(g, "enabled", on);
+    yajl_gen_map_close(g);
+}
+
+static void gen_seccomp(yajl_gen g)
+{
+    json_gen_key(g, "seccomp");
+    yajl_gen_map_open(g);
+    json_gen_kv_bool(g, "enabled", features_switches.seccomp);
+    gen_strv(g, "actions", spec_seccomp_actions);
+    gen_strv(g, "operators", spec_seccomp_operators);
+    gen_strv(g, "archs", features_seccomp_archs);
+    gen_strv(g, "knownFlags", spec_seccomp_flags);
+    gen_strv(g, "supportedFlags", features_seccomp_supported_flags);
+    yajl_gen_map_close(g);
+}
+
+static void gen_linux(yajl_gen g)
+{
+    json_gen_key(g, "linux");
+    yajl_gen_map_open(g);
+    json_gen_key(g, "namespaces");
+    yajl_gen_array_open(g);
+    for (int t = 0; t < SPEC_NS_COUNT; t++)
+        json_gen_string(g, spec_ns_name((enum spec_ns_type)t));
+    yajl_gen_array_close(g);
+    gen_strv(g, "capabilities", spec_cap_names);
+    json_gen_key(g, "cgroup");
+    yajl_gen_map_open(g);
+    json_gen_kv_bool(g, "v1", features_switches.cgroup_v1);
+    json_gen_kv_bool(g, "v2", features_switches.cgroup_v2);
+    json_gen_kv_bool(g, "systemd", features_switches.cgroup_systemd);
+    json_gen_kv_bool(g, "systemdUser", features_switches.cgroup_systemd_user);
+    json_gen_kv_bool(g, "rdma", features_switches.cgroup_rdma);
+    yajl_gen_map_close(g);
+    gen_seccomp(g);
+    gen_enabled(g, "apparmor", features_switches.apparmor);
+    gen_enabled(g, "selinux", features_switches.selinux);
+    gen_enabled(g, "intelRdt", features_switches.intel_rdt);
+    json_gen_key(g, "mountExtensions");
+    yajl_gen_map_open(g);
+    gen_enabled(g, "idmap", features_switches.mount_idmap);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+}
+
+char *features_json(size_t *len)
+{
+    const struct scmp_version *v = seccomp_version();
+    char seccomp_ver[64];
+    snprintf(seccomp_ver, sizeof(seccomp_ver), "%u.%u.%u", v->major, v->minor, v->micro);
+    yajl_gen g = json_gen_new(true);
+    yajl_gen_map_open(g);
+    json_gen_kv_string(g, "ociVersionMin", FEATURES_OCI_VERSION_MIN);
+    json_gen_kv_string(g, "ociVersionMax", KEEL_OCI_VERSION);
+    gen_strv(g, "hooks", features_hooks);
+    gen_strv(g, "mountOptions", features_mount_options);
+    gen_linux(g);
+    json_gen_key(g, "annotations");
+    yajl_gen_map_open(g);
+    json_gen_kv_string(g, "io.github.seccomp.libseccomp.version", seccomp_ver);
+    json_gen_kv_string(g, "io.github.keel.commit", KEEL_GIT_COMMIT);
+    json_gen_kv_string(g, "io.github.keel.version", PACKAGE_VERSION);
+    yajl_gen_map_close(g);
+    /* No annotation changes what keel does, so none is potentially unsafe. */
+    json_gen_key(g, "potentiallyUnsafeConfigAnnotations");
+    yajl_gen_array_open(g);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    char *text = json_gen_dup(g, len);
+    yajl_gen_free(g);
+    return text;
+}
