@@ -1,0 +1,181 @@
+/* Which cgroup hierarchies are mounted, and where the caller sits in them. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "error.h"
+#include "fileutil.h"
+#include "runtime/cgroup_internal.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+void cgroup_hiers_free(struct cgroup_hier *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].mountpoint);
+        free(h[i].controllers);
+        free(h[i].dir);
+    }
+    free(h);
+}
+
+/* The subsystem names the kernel knows (first column of /proc/cgroups): a
+ * v1 mount's super options mix them with flags like "rw" and "xattr". */
+static bool is_known_subsystem(const char *known, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = known; (p = strstr(p, name)) != NULL; p += len) {
+        bool start = p == known || p[-1] == '\n';
+        bool end = p[len] == '\t' || p[len] == ' ';
+        if (start && end)
+            return true;
+    }
+    return false;
+}
+
+static char *v1_controllers(const char *known, const char *superopts)
+{
+    cleanup_free char *copy = xstrdup(superopts);
+    struct strbuf sb = STRBUF_INIT;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (strncmp(tok, "name=", 5) == 0 || is_known_subsystem(known, tok)) {
+            if (sb.len)
+                strbuf_putc(&sb, ',');
+            strbuf_puts(&sb, tok);
+        }
+    }
+    return strbuf_detach(&sb);
+}
+
+static bool hier_seen(const struct cgroup_hier *h, size_t n, const struct cgroup_hier *cand)
+{
+    for (size_t i = 0; i < n; i++)
+        if (h[i].v2 == cand->v2 && strcmp(h[i].controllers, cand->controllers) == 0)
+            return true;
+    return false;
+}
+
+int cgroup_detect_hierarchies(struct cgroup_hier **out, size_t *n, struct keel_error **err)
+{
+    cleanup_free char *known = NULL;
+    if (file_read_whole("/proc/cgroups", 1 << 16, &known, NULL, err) < 0)
+        return error_prefix(err, "listing cgroup controllers");
+    cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return error_set(err, errno, "opening `/proc/self/mountinfo`");
+
+    struct cgroup_hier *h = NULL;
+    size_t nh = 0;
+    cleanup_free char *line = NULL;
+    size_t cap = 0;
+    /* Two passes: mounts under /sys/fs/cgroup first, so a second mount of
+     * the same hierarchy elsewhere does not win. */
+    for (int pass = 0; pass < 2; pass++) {
+        rewind(f);
+        while (getline(&line, &cap, f) > 0) {
+            char mountpoint[4096], fstype[64], superopts[1024];
+            char *sep = strstr(line, " - ");
+            if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mountpoint) != 1 ||
+                sscanf(sep + 3, "%63s %*s %1023s", fstype, superopts) != 2)
+                continue;
+            bool v2 = strcmp(fstype, "cgroup2") == 0;
+            if (!v2 && strcmp(fstype, "cgroup") != 0)
+                continue;
+            bool under = strncmp(mountpoint, CGROUP_ROOT, strlen(CGROUP_ROOT)) == 0;
+            if (under != (pass == 0))
+                continue;
+            struct cgroup_hier cand = {.v2 = v2};
+            if (v2) {
+                cleanup_free char *ctl = NULL;
+                cleanup_error struct keel_error *ignored = NULL;
+                if (cgfs_read(mountpoint, "cgroup.controllers", &ctl, &ignored) < 0)
+                    ctl = xstrdup("");
+                ctl[strcspn(ctl, "\n")] = '\0';
+                cand.controllers = steal_ptr(&ctl);
+            } else {
+                cand.controllers = v1_controllers(known, superopts);
+                if (cand.controllers[0] == '\0') {
+                    free(cand.controllers);
+                    continue;
+                }
+            }
+            if (hier_seen(h, nh, &cand)) {
+                free(cand.controllers);
+                continue;
+            }
+            cand.mountpoint = xstrdup(mountpoint);
+            h = xrealloc(h, (nh + 1) * sizeof(*h));
+            h[nh++] = cand;
+        }
+    }
+    *out = h;
+    *n = nh;
+    return 0;
+}
+
+bool cgroup_hier_has(const struct cgroup_hier *h, const char *c)
+{
+    const char *delims = h->v2 ? " " : ",";
+    size_t len = strlen(c);
+    for (const char *p = h->controllers; *p;) {
+        size_t tl = strcspn(p, delims);
+        if (tl == len && strncmp(p, c, len) == 0)
+            return true;
+        p += tl;
+        if (*p)
+            p++;
+    }
+    return false;
+}
+
+int cgroup_detect_own_path(const struct cgroup_hier *h, char **out, struct keel_error **err)
+{
+    cleanup_file FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f)
+        return error_set(err, errno, "opening `/proc/self/cgroup`");
+    cleanup_free char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] == '\n')
+            line[len - 1] = '\0';
+        /* "ID:CONTROLLERS:PATH" */
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c1 = '\0';
+        *c2 = '\0';
+        const char *ctl = c1 + 1, *path = c2 + 1;
+        bool match;
+        if (h->v2) {
+            match = ctl[0] == '\0' && strcmp(line, "0") == 0;
+        } else {
+            /* the line lists the same controllers as the mount, maybe in another order */
+            struct cgroup_hier tmp = {.controllers = (char *)ctl};
+            match = ctl[0] != '\0';
+            cleanup_free char *copy = xstrdup(h->controllers);
+            char *save = NULL;
+            for (char *t = strtok_r(copy, ",", &save); t && match; t = strtok_r(NULL, ",", &save))
+                match = cgroup_hier_has(&tmp, t);
+        }
+        if (match) {
+            *out = xstrdup(path);
+            return 0;
+        }
+    }
+    return error_set(err, ENOENT, "`/proc/self/cgroup` has no entry for the cgroup hierarchy at `%s` (%s)",
+                     h->mountpoint, h->v2 ? "cgroup2" : h->controllers);
+}
+
+bool cgroup_detect_systemd_running(void)
+{
+    struct stat st;
+    return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
+}
