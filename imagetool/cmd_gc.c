@@ -17,7 +17,7 @@ int cmd_gc(struct hoist_context *ctx, int argc, char **argv, struct keel_error *
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             printf("Usage: hoist gc\n\nRemove blobs and partial downloads no image in the store uses.\n");
             return 0;

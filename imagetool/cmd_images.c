@@ -24,7 +24,7 @@ int cmd_images(struct hoist_context *ctx, int argc, char **argv, struct keel_err
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+qhf:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "qhf:", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (strcmp(optarg, "json") == 0)

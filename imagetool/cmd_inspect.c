@@ -156,7 +156,7 @@ int cmd_inspect(struct hoist_context *ctx, int argc, char **argv, struct keel_er
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = registry_cli_option(&rc, c, optarg, err);
         if (r < 0)
             return -1;

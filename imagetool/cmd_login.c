@@ -34,7 +34,7 @@ int cmd_login(struct hoist_context *ctx, int argc, char **argv, struct keel_erro
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+hu:p:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hu:p:", opts, NULL)) != -1) {
         int r = registry_cli_option(&rc, c, optarg, err);
         if (r < 0)
             return -1;

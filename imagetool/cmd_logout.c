@@ -24,7 +24,7 @@ int cmd_logout(struct hoist_context *ctx, int argc, char **argv, struct keel_err
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+ha", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ha", opts, NULL)) != -1) {
         switch (c) {
         case REGISTRY_OPT_AUTHFILE:
             authfile = optarg;

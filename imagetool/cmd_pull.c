@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@
 #include "registry_cli.h"
 #include "xalloc.h"
 
-enum { OPT_PLATFORM = 1, OPT_ALL_PLATFORMS, OPT_PARALLEL };
+enum { OPT_PLATFORM = 1, OPT_ALL_PLATFORMS, OPT_PARALLEL, OPT_RETRY_TIMES };
 
 struct pull_progress {
     bool tty;
@@ -86,7 +87,8 @@ static void pull_usage(void)
            "Options:\n"
            "  --platform OS/ARCH[/VARIANT]  platform to pull from an index (default: this host)\n"
            "  --all-platforms      pull every platform of an index\n"
-           "  --max-parallel N     layer downloads at once (default 4)\n" REGISTRY_CLI_HELP
+           "  --max-parallel N     layer downloads at once (default 4)\n"
+           "  --retry-times N      retries of a failing request (default 4)\n" REGISTRY_CLI_HELP
            "  -q, --quiet          print only the manifest digest\n"
            "  -h, --help           print this help\n");
 }
@@ -97,6 +99,7 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
         {"platform", required_argument, NULL, OPT_PLATFORM},
         {"all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS},
         {"max-parallel", required_argument, NULL, OPT_PARALLEL},
+        {"retry-times", required_argument, NULL, OPT_RETRY_TIMES},
         REGISTRY_CLI_OPTIONS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -110,7 +113,7 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         int r = registry_cli_option(&rc, c, optarg, err);
         if (r < 0)
             return -1;
@@ -131,6 +134,14 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
             if (*end || n < 1 || n > 64)
                 return error_set(err, 0, "--max-parallel: \"%s\" is not a number from 1 to 64", optarg);
             po.max_parallel = (int)n;
+            break;
+        }
+        case OPT_RETRY_TIMES: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 0 || n > 100)
+                return error_set(err, 0, "--retry-times: \"%s\" is not a number from 0 to 100", optarg);
+            po.retry_times = (int)n;
             break;
         }
         case 'q':

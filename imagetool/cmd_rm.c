@@ -21,7 +21,7 @@ int cmd_rm(struct hoist_context *ctx, int argc, char **argv, struct keel_error *
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'g':
             gc = true;

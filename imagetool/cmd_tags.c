@@ -25,7 +25,7 @@ int cmd_tags(struct hoist_context *ctx, int argc, char **argv, struct keel_error
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+hf:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hf:", opts, NULL)) != -1) {
         int r = registry_cli_option(&rc, c, optarg, err);
         if (r < 0)
             return -1;

@@ -19,6 +19,7 @@ void pull_options_init(struct pull_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->tls_verify = true;
+    o->retry_times = -1;
 }
 
 static void registry_options_from_pull(struct registry_options *ro, const struct pull_options *o,
@@ -30,6 +31,8 @@ static void registry_options_from_pull(struct registry_options *ro, const struct
     ro->creds = o->creds;
     ro->authfile = o->authfile;
     ro->log = &ctx->log;
+    if (o->retry_times >= 0)
+        ro->max_attempts = o->retry_times + 1;
 }
 
 /* Fetch one image manifest (known by digest) and everything it references. */

@@ -22,6 +22,7 @@ struct pull_options {
     bool quiet;                               /* no progress output */
     int max_parallel;                         /* layer downloads at once, 0 = default (4) */
     const struct transfer_progress *progress; /* per-blob progress callbacks, NULL = none */
+    int retry_times;                          /* retries per request after the first try, -1 = default (4) */
 };
 
 void pull_options_init(struct pull_options *o);
