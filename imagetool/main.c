@@ -17,6 +17,13 @@
 static const struct hoist_command hoist_commands[] = {
     {"unpack", cmd_unpack, "make a runtime bundle (rootfs + config.json) from an image"},
     {"pull", cmd_pull, "pull an image from a registry into the store"},
+    {"images", cmd_images, "list the images in the store"},
+    {"inspect", cmd_inspect, "show an image's manifest and config (store or registry)"},
+    {"rm", cmd_rm, "remove images from the store"},
+    {"gc", cmd_gc, "remove blobs no image in the store uses"},
+    {"tags", cmd_tags, "list a repository's tags"},
+    {"login", cmd_login, "log in to a registry (stores credentials in auth.json)"},
+    {"logout", cmd_logout, "remove stored registry credentials"},
     {NULL, NULL, NULL},
 };
 
