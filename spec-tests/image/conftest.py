@@ -39,7 +39,7 @@ class Unpacker:
         ref = "localhost/img%d:1" % self.count
         kw.setdefault("refs", (ref, "img%d" % self.count))
         self.layout.add_image(layer_list, **kw)
-        return ref
+        return kw["refs"][0]
 
     def unpack(self, ref, *args, bundle=None):
         return subprocess.run([self.hoist, "--store", self.store, "unpack", *args, ref, bundle or self.bundle],
