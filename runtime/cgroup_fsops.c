@@ -61,7 +61,9 @@ static int v2_enable_controllers(const char *dir, struct keel_error **err)
             continue;
         cleanup_free char *v = xasprintf("+%s", c);
         if (cgfs_write(dir, "cgroup.subtree_control", v, err) < 0) {
-            if ((*err)->errnum == EBUSY)
+            cleanup_free char *procs = NULL;
+            cleanup_error struct keel_error *ignored = NULL;
+            if (cgfs_read(dir, "cgroup.procs", &procs, &ignored) == 0 && !is_blank(procs))
                 return error_prefix(err,
                                     "enabling the %s controller for the children of `%s` (it holds processes "
                                     "itself, which cgroup v2 forbids once children use controllers)",
