@@ -1,0 +1,102 @@
+"""`features`: the runtime-spec features.json document.
+
+Shared with runc: the document's shape and vocabulary (every name is one
+the runtime-spec defines), and ociVersionMax agreeing with `--version`.
+Keel-only (skipped for other runtimes): the exact claims keel makes.
+"""
+import json
+import re
+
+import pytest
+
+HOOKS = {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
+NAMESPACES = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"}
+SECCOMP_ACTIONS = {"SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
+                   "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"}
+SECCOMP_OPERATORS = {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+                     "SCMP_CMP_MASKED_EQ"}
+SECCOMP_FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                 "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}
+
+
+def semver(v):
+    m = re.match(r"^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?$", v)
+    assert m, "%r is not a SemVer version" % v
+    # A pre-release sorts before its release.
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if m.group(4) else 1)
+
+
+@pytest.fixture
+def features(rt):
+    r = rt.run("features")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def is_keel(rt):
+    return rt.run("--version").stdout.startswith("keel ")
+
+
+def test_versions(rt, features):
+    lo, hi = features["ociVersionMin"], features["ociVersionMax"]
+    assert semver(lo) <= semver(hi)
+    assert semver(lo)[0] == 1
+    spec = re.search(r"^spec: (\S+)", rt.run("--version").stdout, re.M)
+    assert spec and spec.group(1) == hi
+
+
+def test_vocabulary_is_the_specs(features):
+    assert set(features["hooks"]) <= HOOKS
+    assert all(isinstance(o, str) and o for o in features["mountOptions"])
+    assert "ro" in features["mountOptions"] and "bind" in features["mountOptions"]
+    lnx = features["linux"]
+    assert set(lnx["namespaces"]) <= NAMESPACES
+    assert all(re.match(r"^CAP_[A-Z_]+$", c) for c in lnx["capabilities"])
+    assert len(set(lnx["capabilities"])) == len(lnx["capabilities"])
+    sc = lnx["seccomp"]
+    assert isinstance(sc["enabled"], bool)
+    assert set(sc["actions"]) <= SECCOMP_ACTIONS
+    assert set(sc["operators"]) <= SECCOMP_OPERATORS
+    assert all(a.startswith("SCMP_ARCH_") for a in sc["archs"])
+    for key in ("knownFlags", "supportedFlags"):
+        if key in sc:
+            assert set(sc[key]) <= SECCOMP_FLAGS
+    if "supportedFlags" in sc and "knownFlags" in sc:
+        assert set(sc["supportedFlags"]) <= set(sc["knownFlags"])
+    for key in ("apparmor", "selinux", "intelRdt"):
+        if key in lnx:
+            assert isinstance(lnx[key]["enabled"], bool)
+    for key in ("v1", "v2", "systemd", "systemdUser", "rdma"):
+        if key in lnx["cgroup"]:
+            assert isinstance(lnx["cgroup"][key], bool)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in features.get("annotations", {}).items())
+
+
+def test_keel_claims(rt, features):
+    if not is_keel(rt):
+        pytest.skip("keel's own claims; other runtimes implement other sets")
+    assert features["ociVersionMin"] == "1.0.0"
+    assert set(features["hooks"]) == HOOKS
+    lnx = features["linux"]
+    assert set(lnx["namespaces"]) == NAMESPACES
+    assert len(lnx["capabilities"]) == 41 and lnx["capabilities"][-1] == "CAP_CHECKPOINT_RESTORE"
+    assert lnx["cgroup"]["v1"] and lnx["cgroup"]["v2"]
+    # Nothing keel does not implement: no systemd driver (no sd-bus), no
+    # AppArmor/SELinux, no Intel RDT, no idmapped mounts yet.
+    assert lnx["cgroup"]["systemd"] is False and lnx["cgroup"]["systemdUser"] is False
+    assert lnx["apparmor"] == {"enabled": False} and lnx["selinux"] == {"enabled": False}
+    assert lnx["intelRdt"] == {"enabled": False}
+    assert lnx["mountExtensions"] == {"idmap": {"enabled": False}}
+    assert set(lnx["seccomp"]["actions"]) == SECCOMP_ACTIONS
+    assert set(lnx["seccomp"]["operators"]) == SECCOMP_OPERATORS
+    assert features["potentiallyUnsafeConfigAnnotations"] == []
+    # runtime-spec 1.2 defines no linux.netDevices entry; keel claims 1.2.
+    assert "netDevices" not in lnx
+
+
+def test_features_rejects_arguments(rt):
+    if not is_keel(rt):
+        pytest.skip("runc ignores extra arguments to features")
+    r = rt.run("features", "extra")
+    assert r.returncode != 0
+    assert "extra" in r.stderr
