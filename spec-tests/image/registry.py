@@ -243,3 +243,215 @@ def http_get(url, timeout=5):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+# ---------------------------------------------------------------------------
+# A registry that misbehaves on purpose (run as its own process so that a
+# test can kill it mid-blob). It serves one repository from an OCI layout.
+
+FAULT_SERVER = os.path.abspath(__file__)
+
+
+class FaultRegistry:
+    """python3 registry.py fault CONFIG: see fault_serve() for the knobs."""
+
+    def __init__(self, workdir, layout, repo="test/img", port=None, **faults):
+        self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.port = port or free_port()
+        self.host = "127.0.0.1:%d" % self.port
+        self.repo = repo
+        self.log_path = os.path.join(self.workdir, "requests.log")
+        self.config = os.path.join(self.workdir, "fault-%d.json" % self.port)
+        with open(self.config, "w") as f:
+            json.dump(dict(port=self.port, repo=repo, layout=str(layout), log=self.log_path, **faults), f)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["/usr/bin/python3", FAULT_SERVER, "fault", self.config],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log_path + ".err", "ab"))
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("fault registry did not start")
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def requests(self):
+        if not os.path.exists(self.log_path):
+            return []
+        with open(self.log_path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+def fault_serve(config_path):
+    """Knobs (config JSON): corrupt: [digest]; fail: {digest: [status, ...]} answered first;
+    cut: {digest: n} send n bytes of the first GET then the whole process dies; ignore_range;
+    token: {user, pass, uses} Bearer auth where a token is refused after `uses` requests;
+    tags: [..] paginated by 2 with Link; schema1: serve tag "old" as Docker schema 1;
+    huge: serve tag "huge" as a 5 MiB manifest; plain_manifest_type: serve manifests as application/json."""
+    import http.server
+    import threading
+
+    with open(config_path) as f:
+        cfg = json.load(f)
+    layout = cfg["layout"]
+    repo = cfg["repo"]
+    lock = threading.Lock()
+    state = {"fail": {k: list(v) for k, v in cfg.get("fail", {}).items()}, "cut_done": set(),
+             "tokens": {}, "ntok": 0}
+    with open(os.path.join(layout, "index.json")) as f:
+        index = json.load(f)
+    tags = {m["annotations"]["org.opencontainers.image.ref.name"]: m for m in index["manifests"]}
+
+    def blob_bytes(digest):
+        p = os.path.join(layout, "blobs", "sha256", digest.split(":", 1)[1])
+        with open(p, "rb") as f:
+            return f.read()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def record(self):
+            with lock, open(cfg["log"], "a") as f:
+                f.write(json.dumps({"method": self.command, "path": self.path,
+                                    "range": self.headers.get("Range"),
+                                    "auth": self.headers.get("Authorization")}) + "\n")
+
+        def send(self, status, body=b"", ctype="application/json", headers=()):
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in headers:
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def error(self, status, code, msg, headers=()):
+            body = json.dumps({"errors": [{"code": code, "message": msg}]}).encode()
+            self.send(status, body, headers=headers)
+
+        def authorized(self):
+            tok = cfg.get("token")
+            if not tok:
+                return True
+            h = self.headers.get("Authorization", "")
+            with lock:
+                if h.startswith("Bearer ") and h[7:] in state["tokens"]:
+                    state["tokens"][h[7:]] += 1
+                    if state["tokens"][h[7:]] <= tok.get("uses", 1000):
+                        return True
+            chal = 'Bearer realm="http://%s/token",service="fault",scope="repository:%s:pull"' % (
+                cfg["host"], repo)
+            self.error(401, "UNAUTHORIZED", "authentication required", headers=[("WWW-Authenticate", chal)])
+            return False
+
+        def do_HEAD(self):
+            self.do_GET()
+
+        def do_GET(self):
+            self.record()
+            path, _, query = self.path.partition("?")
+            if path == "/token":
+                import base64
+                tok = cfg["token"]
+                want = "Basic " + base64.b64encode(("%s:%s" % (tok["user"], tok["pass"])).encode()).decode()
+                if self.headers.get("Authorization") != want:
+                    return self.error(401, "UNAUTHORIZED", "bad credentials")
+                with lock:
+                    state["ntok"] += 1
+                    t = "tok-%d" % state["ntok"]
+                    state["tokens"][t] = 0
+                return self.send(200, json.dumps({"token": t, "expires_in": 300}).encode())
+            if path == "/v2/":
+                if not self.authorized():
+                    return
+                return self.send(200, b"{}")
+            prefix = "/v2/%s/" % repo
+            if not path.startswith(prefix):
+                return self.error(404, "NAME_UNKNOWN", "repository name not known to registry")
+            if not self.authorized():
+                return
+            rest = path[len(prefix):]
+            if rest == "tags/list":
+                all_tags = cfg.get("tags", sorted(tags))
+                last = None
+                for kv in query.split("&"):
+                    if kv.startswith("last="):
+                        last = kv[5:]
+                start = all_tags.index(last) + 1 if last else 0
+                page = all_tags[start:start + 2]
+                headers = []
+                if start + 2 < len(all_tags):
+                    headers.append(("Link", '</v2/%s/tags/list?n=2&last=%s>; rel="next"' % (repo, page[-1])))
+                return self.send(200, json.dumps({"name": repo, "tags": page}).encode(), headers=headers)
+            if rest.startswith("manifests/"):
+                ref = rest[len("manifests/"):]
+                if ref == "old" and cfg.get("schema1"):
+                    body = json.dumps({"schemaVersion": 1, "name": repo, "tag": "old", "fsLayers": []}).encode()
+                    return self.send(200, body, "application/vnd.docker.distribution.manifest.v1+prettyjws")
+                if ref == "huge" and cfg.get("huge"):
+                    return self.send(200, b" " * (5 * 1024 * 1024), "application/vnd.oci.image.manifest.v1+json")
+                desc = tags.get(ref)
+                digest = desc["digest"] if desc else ref
+                try:
+                    body = blob_bytes(digest)
+                except (OSError, IndexError):
+                    return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+                mt = json.loads(body).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
+                if cfg.get("plain_manifest_type"):
+                    mt = "application/json"
+                return self.send(200, body, mt, headers=[("Docker-Content-Digest", digest)])
+            if rest.startswith("blobs/"):
+                digest = rest[len("blobs/"):]
+                with lock:
+                    fails = state["fail"].get(digest)
+                    status = fails.pop(0) if fails else None
+                if status:
+                    hdrs = [("Retry-After", "1")] if status == 429 else []
+                    return self.error(status, "UNAVAILABLE", "try again later", headers=hdrs)
+                try:
+                    body = blob_bytes(digest)
+                except (OSError, IndexError):
+                    return self.error(404, "BLOB_UNKNOWN", "blob unknown to registry")
+                if digest in cfg.get("corrupt", []):
+                    mid = len(body) // 2
+                    body = body[:mid] + bytes([body[mid] ^ 0xFF]) + body[mid + 1:]
+                cut = cfg.get("cut", {}).get(digest)
+                rng = self.headers.get("Range")
+                if cut is not None and digest not in state["cut_done"]:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[:cut])
+                    self.wfile.flush()
+                    os._exit(0)  # the registry dies mid-blob
+                if rng and not cfg.get("ignore_range") and rng.startswith("bytes="):
+                    start = int(rng[6:].split("-")[0])
+                    part = body[start:]
+                    return self.send(206, part, "application/octet-stream", headers=[
+                        ("Content-Range", "bytes %d-%d/%d" % (start, len(body) - 1, len(body)))])
+                return self.send(200, body, "application/octet-stream")
+            return self.error(404, "NOT_FOUND", "no such route")
+
+    cfg["host"] = "127.0.0.1:%d" % cfg["port"]
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", cfg["port"]), Handler)
+    srv.daemon_threads = True
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "fault":
+        fault_serve(sys.argv[2])
+    else:
+        sys.exit("usage: registry.py fault CONFIG")

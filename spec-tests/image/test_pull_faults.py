@@ -1,0 +1,207 @@
+"""hoist pull against a registry that fails on purpose: wrong bytes, 5xx and
+429, a registry killed mid-blob, a server that ignores Range, expiring tokens."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+import registry as R
+
+pytestmark = pytest.mark.skipif(not os.path.exists(R.BUSYBOX), reason="busybox-static is not installed")
+
+BIG = 3 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory):
+    lay = R.Layout(tmp_path_factory.mktemp("faultlayout"))
+    m = lay.image([R.busybox_files(), [("big", os.urandom(BIG))]], compression="none")
+    lay.tag(m, "v1")
+    with open(os.path.join(lay.path, "blobs", "sha256", m["digest"][7:])) as f:
+        manifest = json.load(f)
+    return {"path": lay.path, "manifest": m, "layers": manifest["layers"], "config": manifest["config"]}
+
+
+@pytest.fixture
+def fault(tmp_path, layout):
+    servers = []
+
+    def make(port=None, **faults):
+        srv = R.FaultRegistry(tmp_path / ("srv%d" % len(servers)), layout["path"], port=port, **faults).start()
+        servers.append(srv)
+        return srv
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+def pull(hoist_path, store, ref, *extra, check=None, timeout=120):
+    r = subprocess.run([hoist_path, "--store", str(store), "pull", ref] + list(extra), capture_output=True,
+                       text=True, timeout=timeout)
+    if check is True:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def blob_gets(srv, digest):
+    return [q for q in srv.requests() if q["path"].endswith("/blobs/" + digest) and q["method"] == "GET"]
+
+
+def big_layer(layout):
+    return max(layout["layers"], key=lambda d: d["size"])
+
+
+def test_wrong_bytes_are_refused_and_nothing_stored(hoist_path, fault, layout, tmp_path):
+    big = big_layer(layout)
+    srv = fault(corrupt=[big["digest"]])
+    store = tmp_path / "store"
+    r = pull(hoist_path, store, srv.host + "/test/img:v1")
+    assert r.returncode != 0
+    assert "digest mismatch" in r.stderr and big["digest"] in r.stderr
+    assert big["digest"] not in R.store_blobs(str(store))
+    assert R.read_index(str(store))["manifests"] == []
+    assert os.listdir(store / ".tmp") == []
+
+
+def test_server_errors_are_retried(hoist_path, fault, layout, tmp_path):
+    big = big_layer(layout)
+    srv = fault(fail={big["digest"]: [500, 503, 502], layout["config"]["digest"]: [500]})
+    store = tmp_path / "store"
+    r = pull(hoist_path, store, srv.host + "/test/img:v1", check=True)
+    assert r.stdout.strip() == layout["manifest"]["digest"]
+    assert len(blob_gets(srv, big["digest"])) == 4
+    assert R.store_blobs(str(store))[big["digest"]] == big["size"]
+
+
+def test_429_honours_retry_after(hoist_path, fault, layout, tmp_path):
+    big = big_layer(layout)
+    srv = fault(fail={big["digest"]: [429]})
+    t0 = time.monotonic()
+    pull(hoist_path, tmp_path / "store", srv.host + "/test/img:v1", check=True)
+    assert time.monotonic() - t0 >= 0.9
+    assert len(blob_gets(srv, big["digest"])) == 2
+
+
+def test_too_many_failures_is_an_error(hoist_path, fault, layout, tmp_path):
+    big = big_layer(layout)
+    srv = fault(fail={big["digest"]: [500] * 10})
+    r = pull(hoist_path, tmp_path / "store", srv.host + "/test/img:v1", "--retry-times", "2")
+    assert r.returncode != 0
+    assert "UNAVAILABLE: try again later (HTTP 500)" in r.stderr
+    assert len(blob_gets(srv, big["digest"])) == 3
+
+
+def test_registry_killed_mid_blob_then_resumed(hoist_path, fault, layout, tmp_path):
+    big = big_layer(layout)
+    cut = BIG // 3
+    srv = fault(cut={big["digest"]: cut})
+    store = tmp_path / "store"
+    r = pull(hoist_path, store, srv.host + "/test/img:v1", "--retry-times", "1", "--max-parallel", "1")
+    assert r.returncode != 0
+    assert "partial download kept" in r.stderr
+    partial = [f for f in os.listdir(store / ".tmp") if big["digest"][7:] in f]
+    assert len(partial) == 1
+    assert os.path.getsize(store / ".tmp" / partial[0]) == cut
+    assert R.read_index(str(store))["manifests"] == []
+    srv.proc.wait()
+
+    # The registry comes back on the same port: the next pull asks for the rest only.
+    srv2 = fault(port=srv.port)
+    pull(hoist_path, store, srv2.host + "/test/img:v1", check=True)
+    gets = blob_gets(srv2, big["digest"])
+    assert [g["range"] for g in gets] == ["bytes=%d-" % cut]
+    with open(store / "blobs" / "sha256" / big["digest"][7:], "rb") as f:
+        assert R.sha256(f.read()) == big["digest"]
+    assert os.listdir(store / ".tmp") == []
+
+
+def test_server_ignoring_range_restarts_the_blob(hoist_path, fault, layout, tmp_path):
+    big = big_layer(layout)
+    srv = fault(cut={big["digest"]: 1000})
+    store = tmp_path / "store"
+    assert pull(hoist_path, store, srv.host + "/test/img:v1", "--retry-times", "0").returncode != 0
+    srv.proc.wait()
+    srv2 = fault(port=srv.port, ignore_range=True)
+    pull(hoist_path, store, srv2.host + "/test/img:v1", check=True)
+    assert R.store_blobs(str(store))[big["digest"]] == big["size"]
+
+
+def test_expired_token_is_refreshed(hoist_path, fault, layout, tmp_path):
+    srv = fault(token={"user": "u", "pass": "p", "uses": 2})
+    store = tmp_path / "store"
+    pull(hoist_path, store, srv.host + "/test/img:v1", "--creds", "u:p", check=True)
+    token_gets = [q for q in srv.requests() if q["path"].startswith("/token")]
+    assert len(token_gets) >= 2
+    assert all(q["auth"] and q["auth"].startswith("Basic ") for q in token_gets)
+    assert "scope=repository%3Atest%2Fimg%3Apull" in token_gets[0]["path"]
+    assert "service=fault" in token_gets[0]["path"]
+
+    r = pull(hoist_path, tmp_path / "bad", srv.host + "/test/img:v1", "--creds", "u:wrong")
+    assert r.returncode != 0 and "UNAUTHORIZED" in r.stderr
+
+
+def test_credentials_from_auth_files(hoist_path, fault, layout, tmp_path):
+    import base64
+    srv = fault(token={"user": "u", "pass": "p"})
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"auths": {srv.host: {"auth": base64.b64encode(b"u:p").decode()}}}))
+    pull(hoist_path, tmp_path / "s1", srv.host + "/test/img:v1", "--authfile", str(auth), check=True)
+    env = dict(os.environ, REGISTRY_AUTH_FILE=str(auth))
+    r = subprocess.run([hoist_path, "--store", str(tmp_path / "s2"), "pull", srv.host + "/test/img:v1"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    home = tmp_path / "home"
+    (home / ".docker").mkdir(parents=True)
+    (home / ".docker" / "config.json").write_text(json.dumps(
+        {"auths": {"https://" + srv.host: {"auth": base64.b64encode(b"u:p").decode()}}}))
+    env = {k: v for k, v in os.environ.items() if k not in ("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR")}
+    env["HOME"] = str(home)
+    env["XDG_RUNTIME_DIR"] = str(tmp_path / "run")
+    r = subprocess.run([hoist_path, "--store", str(tmp_path / "s3"), "pull", srv.host + "/test/img:v1"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    # login writes auth.json under XDG_RUNTIME_DIR, logout removes the entry
+    r = subprocess.run([hoist_path, "login", "-u", "u", "-p", "p", srv.host], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    written = json.loads((tmp_path / "run" / "containers" / "auth.json").read_text())
+    assert base64.b64decode(written["auths"][srv.host]["auth"]) == b"u:p"
+    assert os.stat(tmp_path / "run" / "containers" / "auth.json").st_mode & 0o777 == 0o600
+    r = subprocess.run([hoist_path, "login", "-u", "u", "-p", "nope", srv.host], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode != 0 and "UNAUTHORIZED" in r.stderr
+    r = subprocess.run([hoist_path, "logout", srv.host], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    written = json.loads((tmp_path / "run" / "containers" / "auth.json").read_text())
+    assert srv.host not in written["auths"]
+    r = subprocess.run([hoist_path, "logout", srv.host], capture_output=True, text=True, env=env)
+    assert r.returncode != 0 and "not logged in" in r.stderr
+
+
+def test_bad_manifests_are_refused(hoist_path, fault, tmp_path):
+    srv = fault(schema1=True, huge=True)
+    r = pull(hoist_path, tmp_path / "s", srv.host + "/test/img:old")
+    assert r.returncode != 0 and "schema 1" in r.stderr
+    r = pull(hoist_path, tmp_path / "s", srv.host + "/test/img:huge")
+    assert r.returncode != 0 and "limit" in r.stderr
+    r = pull(hoist_path, tmp_path / "s", srv.host + "/test/img:missing")
+    assert r.returncode != 0 and "MANIFEST_UNKNOWN" in r.stderr
+
+
+def test_manifest_served_as_plain_json(hoist_path, fault, layout, tmp_path):
+    srv = fault(plain_manifest_type=True)
+    r = pull(hoist_path, tmp_path / "s", srv.host + "/test/img:v1", check=True)
+    assert r.stdout.strip() == layout["manifest"]["digest"]
+
+
+def test_tags_pagination(hoist_path, fault, tmp_path):
+    names = ["a", "b", "c", "d", "e"]
+    srv = fault(tags=names)
+    r = subprocess.run([hoist_path, "--store", str(tmp_path), "tags", srv.host + "/test/img"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == names
+    assert len([q for q in srv.requests() if "/tags/list" in q["path"]]) == 3
