@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,80 @@ int mount_bind_fd(int src_dirfd, const char *src, bool recursive, uint64_t set, 
     return move_mount(tree, "", dest_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
+#define MOUNT_MAX_LINKS 40
+
+/* Create dest beneath rootfd one component at a time, never following a
+ * symlink with the kernel: a link (even a dangling one, "/data/evil ->
+ * /host/dir") is read and its target spliced into the remaining path, which
+ * is then walked again from the root.  Every step is an openat of a single
+ * component with O_NOFOLLOW from a directory already inside the rootfs, so
+ * nothing can lead out of it; a missing component is created where the
+ * link points, inside the rootfs, as runc's in-root MkdirAll does. */
+static int mount_create_dest(int rootfd, const char *dest, bool dir, struct keel_error **err)
+{
+    cleanup_free char *path = mount_clean_path(dest);
+    for (int links = 0; links <= MOUNT_MAX_LINKS; links++) {
+        cleanup_close int cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+        if (cur < 0)
+            return error_set(err, errno, "opening the rootfs");
+        const char *p = path + 1;
+        bool relink = false;
+        while (*p && !relink) {
+            const char *end = strchrnul(p, '/');
+            cleanup_free char *name = xstrndup(p, (size_t)(end - p));
+            bool last = *end == '\0';
+            int fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0 && errno == ENOENT) {
+                if (!last || dir) {
+                    if (mkdirat(cur, name, 0755) < 0 && errno != EEXIST)
+                        return error_set(err, errno, "creating directory `%s`", name);
+                } else {
+                    int f = openat(cur, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                    if (f < 0 && errno != EEXIST)
+                        return error_set(err, errno, "creating file `%s`", name);
+                    if (f >= 0)
+                        close(f);
+                }
+                fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            }
+            if (fd < 0)
+                return error_set(err, errno, "opening `%s`", name);
+            struct stat st;
+            if (fstat(fd, &st) < 0) {
+                close(fd);
+                return error_set(err, errno, "stat of `%s`", name);
+            }
+            if (S_ISLNK(st.st_mode)) {
+                char target[PATH_MAX];
+                ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+                close(fd);
+                if (n < 0)
+                    return error_set(err, errno, "reading the symlink `%s`", name);
+                target[n] = '\0';
+                cleanup_free char *parent = xstrndup(path, (size_t)(p - path));
+                cleanup_free char *joined =
+                    xasprintf("%s/%s/%s", target[0] == '/' ? "" : parent, target, end);
+                free(path);
+                path = mount_clean_path(joined);
+                relink = true;
+                continue;
+            }
+            if (last)
+                return fd;
+            if (!S_ISDIR(st.st_mode)) {
+                close(fd);
+                return error_set(err, ENOTDIR, "`%s` is not a directory", name);
+            }
+            close(cur);
+            cur = fd;
+            p = *end ? end + 1 : end;
+        }
+        if (!relink)
+            return steal_fd(&cur); /* dest was "/" */
+    }
+    return error_set(err, ELOOP, "too many symlinks");
+}
+
 int mount_open_dest(int rootfd, const char *dest, bool dir, struct keel_error **err)
 {
     int fd = safepath_open(rootfd, dest, O_PATH, 0, NULL);
@@ -45,7 +120,7 @@ int mount_open_dest(int rootfd, const char *dest, bool dir, struct keel_error **
         return fd;
     if (errno != ENOENT)
         return error_set(err, errno, "opening the destination");
-    fd = safepath_mkpath(rootfd, dest, dir, dir ? 0755 : 0644, err);
+    fd = mount_create_dest(rootfd, dest, dir, err);
     if (fd < 0)
         return error_prefix(err, "creating the destination");
     return fd;
