@@ -1,0 +1,158 @@
+"""A throwaway rootful Podman: its own storage (--root/--runroot), its own
+containers.conf and storage.conf (CONTAINERS_CONF/CONTAINERS_STORAGE_CONF),
+its own CNI network, all under one temp dir that teardown resets and removes.
+
+The runtime under test is reached two ways, as users do: `podman --runtime
+PATH` (PodmanEnv.podman) and a containers.conf [engine.runtimes] entry that
+is the default runtime (PodmanEnv.podman_conf)."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import images
+
+IMAGE = "localhost/keel-busybox:test"
+NETWORK = "keeltest"
+# A network and subnet of our own so the tests never touch the host's
+# default `podman` network (10.88.0.0/16).
+SUBNET = "10.213.77.0/24"
+
+
+def _toml_list(items):
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+class PodmanEnv:
+    def __init__(self, base, runtime_path):
+        self.base = str(base)
+        self.runtime_path = runtime_path
+        self.runtime_name = os.path.basename(runtime_path)
+        d = lambda *p: os.path.join(self.base, *p)  # noqa: E731
+        self.root, self.runroot, self.tmpdir = d("root"), d("runroot"), d("libpod-tmp")
+        self.netconf, self.work = d("cni"), d("work")
+        for p in (self.root, self.runroot, self.tmpdir, self.netconf, self.work, d("volumes")):
+            os.makedirs(p, exist_ok=True)
+        self.conf = d("containers.conf")
+        self.storage_conf = d("storage.conf")
+        self.events_log = d("events.log")
+        with open(self.storage_conf, "w") as f:
+            f.write('[storage]\ndriver = "overlay"\nrunroot = "%s"\ngraphroot = "%s"\n' % (self.runroot, self.root))
+        with open(self.conf, "w") as f:
+            f.write(self._containers_conf(d("volumes")))
+        self.env = dict(os.environ)
+        self.env.update(CONTAINERS_CONF=self.conf, CONTAINERS_STORAGE_CONF=self.storage_conf,
+                        TMPDIR=self.tmpdir)
+        self.env.pop("NOTIFY_SOCKET", None)
+        self.bridge = None
+        self.links_before = set()
+
+    def _containers_conf(self, volumes):
+        supports_json = sorted({"crun", "runc", "kata", "runsc", "youki", "krun", "keel", self.runtime_name})
+        return "\n".join([
+            "[containers]",
+            # The host's hard limits are nofile 20000 and no CAP_SYS_RESOURCE:
+            # podman's defaults ask for more and every runtime fails.
+            'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
+            "log_driver = \"k8s-file\"",
+            "",
+            "[network]",
+            'network_backend = "cni"',
+            'cni_plugin_dirs = ["/usr/lib/cni"]',
+            'network_config_dir = "%s"' % self.netconf,
+            'default_network = "%s"' % NETWORK,
+            'default_subnet = "%s"' % SUBNET,
+            "",
+            "[engine]",
+            'cgroup_manager = "cgroupfs"',
+            'events_logger = "file"',
+            'events_logfile_path = "%s"' % self.events_log,
+            'tmp_dir = "%s"' % self.tmpdir,
+            'volume_path = "%s"' % volumes,
+            'runtime = "%s"' % self.runtime_name,
+            "runtime_supports_json = %s" % _toml_list(supports_json),
+            'conmon_path = ["/usr/bin/conmon"]',
+            "",
+            "[engine.runtimes]",
+            "%s = [%s]" % (self.runtime_name, json.dumps(self.runtime_path)),
+            "",
+        ])
+
+    def base_cmd(self, runtime_flag=True):
+        cmd = ["podman", "--root", self.root, "--runroot", self.runroot]
+        if runtime_flag:
+            cmd += ["--runtime", self.runtime_path]
+        return cmd
+
+    def podman(self, *args, check=False, timeout=120, input=None, runtime_flag=True, **kw):
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        # conmon writes an `oom` marker into its cwd after an OOM kill.
+        p = subprocess.run(self.base_cmd(runtime_flag) + list(args), env=self.env, cwd=self.work, text=True,
+                           timeout=timeout, input=input, **kw)
+        if check and p.returncode != 0:
+            raise AssertionError("podman %s failed (%d):\nstdout: %s\nstderr: %s"
+                                 % (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def podman_conf(self, *args, **kw):
+        """podman with the runtime chosen by containers.conf only."""
+        return self.podman(*args, runtime_flag=False, **kw)
+
+    def ok(self, *args, **kw):
+        return self.podman(*args, check=True, **kw).stdout
+
+    def shell_cmd(self, *args):
+        """The podman command line as one shell string (for script/bash)."""
+        import shlex
+        env = "CONTAINERS_CONF=%s CONTAINERS_STORAGE_CONF=%s TMPDIR=%s " % (
+            shlex.quote(self.conf), shlex.quote(self.storage_conf), shlex.quote(self.tmpdir))
+        return env + " ".join(shlex.quote(a) for a in self.base_cmd() + list(args))
+
+    def setup(self):
+        self.links_before = set(os.listdir("/sys/class/net"))
+        tarball = images.write_rootfs_tar(os.path.join(self.base, "rootfs.tar"))
+        self.ok("import", "--change", 'CMD ["sh"]', tarball, IMAGE)
+        self.bridge = self.inspect_network("{{.NetworkInterface}}")
+
+    def inspect_network(self, fmt):
+        return self.ok("network", "inspect", "--format", fmt, NETWORK).strip()
+
+    def inspect(self, name, fmt):
+        return self.ok("inspect", "--format", fmt, name).strip()
+
+    def wait_for(self, name, fmt, want, timeout=20):
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            got = self.podman("inspect", "--format", fmt, name).stdout.strip()
+            if got == want:
+                return
+            time.sleep(0.1)
+        raise AssertionError("%s: %s is %r, want %r" % (name, fmt, got, want))
+
+    def teardown(self):
+        for args in (("pod", "rm", "-af", "-t", "0"), ("rm", "-af", "-t", "0"),
+                     ("network", "rm", "-f", NETWORK), ("system", "reset", "-f")):
+            try:
+                self.podman(*args, timeout=120)
+            except subprocess.TimeoutExpired:
+                pass
+        umount_below(self.base)
+        if self.bridge and self.bridge not in self.links_before:
+            subprocess.run(["ip", "link", "del", self.bridge],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.base, ignore_errors=True)
+        # host-local IPAM keeps its leases (and a lock) per network name.
+        shutil.rmtree(os.path.join("/var/lib/cni/networks", NETWORK), ignore_errors=True)
+
+
+def umount_below(base):
+    """Lazily unmounts whatever is still mounted under base, deepest first."""
+    base = os.path.realpath(base)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    points = [p.encode().decode("unicode_escape") for p in points]
+    for p in sorted((p for p in points if p == base or p.startswith(base + "/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", p], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
