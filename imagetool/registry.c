@@ -118,33 +118,46 @@ static int registry_ping(struct registry_client *c, struct keel_error **err)
     CURLcode code = CURLE_OK;
     cleanup_error struct keel_error *https_err = NULL;
     int r = -1;
-    for (int attempt = 1; attempt <= (c->opts.max_attempts > 0 ? c->opts.max_attempts : 5); attempt++) {
+    int max_attempts = c->opts.max_attempts > 0 ? c->opts.max_attempts : 5;
+    for (int attempt = 1; attempt <= max_attempts; attempt++) {
         free(c->base_url);
         c->base_url = xasprintf("https://%s", c->registry);
         cleanup_free char *url = xasprintf("%s/v2/", c->base_url);
         error_freep(&https_err);
         r = http_perform(c, c->easy, url, false, NULL, &resp, &code, &https_err);
-        if (r < 0 && may_fall_back) {
-            /* A plain-HTTP registry answers a TLS hello with garbage. */
-            free(c->base_url);
-            c->base_url = xasprintf("http://%s", c->registry);
-            free(url);
-            url = xasprintf("%s/v2/", c->base_url);
+        /* A plain-HTTP registry answers a TLS hello with garbage; a
+         * certificate that does not verify is not a reason to drop TLS. */
+        bool cert_problem = code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CERTPROBLEM ||
+                            code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CRL_BADFILE ||
+                            code == CURLE_SSL_ISSUER_ERROR || code == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+        if (r < 0 && may_fall_back && (!cert_problem || !c->opts.tls_verify)) {
+            cleanup_free char *http_url = xasprintf("http://%s/v2/", c->registry);
             CURLcode http_code;
             cleanup_error struct keel_error *http_err = NULL;
-            r = http_perform(c, c->easy, url, false, NULL, &resp, &http_code, &http_err);
-            if (r < 0 && code == CURLE_SSL_CONNECT_ERROR)
-                code = http_code;
+            struct http_response hresp = {0};
+            http_response_free(&hresp);
+            hresp.max_body = 1 << 20;
+            int hr = http_perform(c, c->easy, http_url, false, NULL, &hresp, &http_code, &http_err);
+            /* 400 is an HTTPS server telling us it wants TLS. */
+            if (hr == 0 && hresp.status != 400) {
+                http_response_free(&resp);
+                resp = hresp;
+                free(c->base_url);
+                c->base_url = xasprintf("http://%s", c->registry);
+                r = 0;
+            } else {
+                http_response_free(&hresp);
+                if (code == CURLE_SSL_CONNECT_ERROR && hr < 0)
+                    code = http_code;
+            }
         }
-        if (r == 0 && http_status_retryable(resp.status) && attempt < 5) {
-            struct timespec ts = {.tv_sec = 0, .tv_nsec = 200000000L * attempt};
-            nanosleep(&ts, NULL);
+        if (r == 0 && http_status_retryable(resp.status) && attempt < max_attempts) {
+            http_sleep_ms(http_backoff_ms(attempt, resp.retry_after));
             continue;
         }
-        if (r == 0 || !curl_code_retryable(code))
+        if (r == 0 || !curl_code_retryable(code) || attempt == max_attempts)
             break;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 200000000L * attempt};
-        nanosleep(&ts, NULL);
+        http_sleep_ms(http_backoff_ms(attempt, -1));
     }
     if (r < 0) {
         http_response_free(&resp);

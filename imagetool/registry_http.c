@@ -191,7 +191,7 @@ long http_backoff_ms(int attempt, long retry_after)
     return ms > 10000 ? 10000 : ms;
 }
 
-static void sleep_ms(long ms)
+void http_sleep_ms(long ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -267,7 +267,7 @@ int registry_request(struct registry_client *c, const char *url, bool head, cons
         if (r < 0) {
             if (!curl_code_retryable(code) || attempt >= max_attempts)
                 return -1;
-            sleep_ms(http_backoff_ms(attempt, -1));
+            http_sleep_ms(http_backoff_ms(attempt, -1));
             continue;
         }
         if (resp->status == 401 && resp->www_authenticate && !refreshed) {
@@ -286,7 +286,7 @@ int registry_request(struct registry_client *c, const char *url, bool head, cons
             if (c->opts.log)
                 log_debug(c->opts.log, "HTTP %ld from %s, retrying (attempt %d)", resp->status, url,
                           attempt + 1);
-            sleep_ms(http_backoff_ms(attempt, resp->retry_after));
+            http_sleep_ms(http_backoff_ms(attempt, resp->retry_after));
             continue;
         }
         return 0;

@@ -84,6 +84,7 @@ bool http_status_retryable(long status);
 bool curl_code_retryable(CURLcode code);
 /* Milliseconds to wait before attempt (1-based), honouring Retry-After. */
 long http_backoff_ms(int attempt, long retry_after);
+void http_sleep_ms(long ms);
 
 /* Registry error body ({"errors":[{"code":..,"message":..}]}) and status
  * into an error message: "MANIFEST_UNKNOWN: manifest unknown (HTTP 404)". */
