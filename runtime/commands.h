@@ -4,5 +4,14 @@
 
 #include "keel.h"
 
+int cmd_create(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_start(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_run(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_state(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_kill(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_delete(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_list(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_spec(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_features(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
 
 #endif

@@ -1,0 +1,194 @@
+/* The container's init: the child side of `create`.  It runs in the new
+ * namespaces, builds the container around itself, reports every failure
+ * to the parent as a SYNC_ERROR message, and finally becomes the user
+ * process by exec.  See docs/protocol.md for the message order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "container.h"
+#include "error.h"
+#include "hooks.h"
+#include "namespaces.h"
+#include "process.h"
+#include "rootfs.h"
+#include "seccomp.h"
+#include "sync.h"
+#include "terminal.h"
+#include "xalloc.h"
+
+static void init_reset_signals(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            signal(s, SIG_DFL);
+}
+
+/* Keep an fd we still need out of the range of preserved fds (3..3+n-1). */
+static int init_move_above(int fd, unsigned first_free, struct keel_error **err)
+{
+    if (fd < 0 || (unsigned)fd >= first_free)
+        return fd;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, (int)first_free);
+    if (nfd < 0)
+        return error_set(err, errno, "moving an internal fd above the preserved ones");
+    close(fd);
+    return nfd;
+}
+
+static int init_set_names(const struct spec_config *cfg, const struct ns_plan *plan, struct keel_error **err)
+{
+    bool own_uts = plan->new_uts || plan->join_fd[SPEC_NS_UTS] >= 0;
+    if (cfg->hostname && cfg->hostname[0]) {
+        if (!own_uts)
+            return error_set(err, 0, "hostname: setting it needs a private UTS namespace");
+        if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
+            return error_set(err, errno, "hostname: setting \"%s\"", cfg->hostname);
+    }
+    if (cfg->domainname && cfg->domainname[0]) {
+        if (!own_uts)
+            return error_set(err, 0, "domainname: setting it needs a private UTS namespace");
+        if (setdomainname(cfg->domainname, strlen(cfg->domainname)) < 0)
+            return error_set(err, errno, "domainname: setting \"%s\"", cfg->domainname);
+    }
+    return 0;
+}
+
+static int init_setup(struct init_args *a, char **exe, char **hook_state, struct keel_error **err)
+{
+    const struct spec_config *cfg = a->cfg;
+    const struct spec_process *p = cfg->process;
+    unsigned first_free = 3 + a->opts->preserve_fds + a->listen_fds;
+
+    if ((a->sync_fd = init_move_above(a->sync_fd, first_free, err)) < 0 ||
+        (a->fifo_fd = init_move_above(a->fifo_fd, first_free, err)) < 0)
+        return -1;
+
+    cleanup_sync_msg struct sync_msg go = {.fd = -1};
+    if (sync_expect(a->sync_fd, SYNC_CONTINUE, &go, err) < 0)
+        return -1;
+    *hook_state = steal_ptr(&go.payload);
+
+    if (a->plan->new_user && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+        return error_set(err, errno, "becoming root in the new user namespace");
+    if (ns_join(a->plan, err) < 0 || ns_unshare_late(a->plan, cfg, err) < 0)
+        return -1;
+    if (init_set_names(cfg, a->plan, err) < 0)
+        return -1;
+    if (!a->opts->no_new_keyring) {
+        /* A session keyring of its own, so containers never share keys. */
+        if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, a->opts->id) < 0 && errno != ENOSYS &&
+            errno != EPERM && errno != EACCES)
+            return error_set(err, errno, "creating the session keyring");
+    }
+
+    struct rootfs_options ro = {
+        .bundle = a->bundle, .no_pivot = a->opts->no_pivot, .userns = a->plan->new_user};
+    if (rootfs_prepare(cfg, &ro, err) < 0)
+        return -1;
+    if (cfg->hooks.prestart.n || cfg->hooks.create_runtime.n) {
+        cleanup_sync_msg struct sync_msg done = {.fd = -1};
+        if (sync_send(a->sync_fd, SYNC_HOOKS_REQUEST, 0, NULL, 0, -1, err) < 0 ||
+            sync_expect(a->sync_fd, SYNC_HOOKS_DONE, &done, err) < 0)
+            return -1;
+    }
+    if (hooks_run(&cfg->hooks.create_container, "createContainer", *hook_state, err) < 0)
+        return -1;
+    if (rootfs_pivot(cfg, &ro, err) < 0)
+        return -1;
+
+    if (p->terminal) {
+        int master, slave;
+        if (terminal_open_pty(&p->console_size, &master, &slave, err) < 0)
+            return -1;
+        int r = sync_send(a->sync_fd, SYNC_PTY, 0, NULL, 0, master, err);
+        close(master);
+        if (r < 0 || terminal_make_controlling(slave, err) < 0)
+            return -1;
+        close(slave);
+    } else if (setsid() < 0) {
+        return error_set(err, errno, "setsid");
+    }
+
+    if (rootfs_finalize(cfg, &ro, err) < 0)
+        return -1;
+    if (process_apply_limits(p, cfg->linux, err) < 0)
+        return -1;
+    if (process_close_fds(first_free - 3, a->sync_fd, a->fifo_fd, err) < 0)
+        return -1;
+    if (process_chdir(p, err) < 0 || process_find_executable(p, exe, err) < 0 ||
+        process_refuse_runtime_exe(*exe, err) < 0)
+        return -1;
+    if (process_apply_identity(p, err) < 0)
+        return -1;
+    return 0;
+}
+
+void init_main(struct init_args *a)
+{
+    cleanup_error struct keel_error *err = NULL;
+    cleanup_free char *exe = NULL, *hook_state = NULL;
+
+    close(a->lock_fd); /* the lock belongs to the parent's command */
+    init_reset_signals();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Nothing in the container may open our /proc/PID/exe (the keel
+     * binary) while we run keel code; exec makes the process dumpable again. */
+    prctl(PR_SET_DUMPABLE, 0);
+
+    if (init_setup(a, &exe, &hook_state, &err) < 0) {
+        sync_send_error(a->sync_fd, err);
+        _exit(1);
+    }
+    /* From here the parent may exit: do not die with it. */
+    prctl(PR_SET_PDEATHSIG, 0);
+    if (sync_send(a->sync_fd, SYNC_READY, 0, NULL, 0, -1, &err) < 0)
+        _exit(1);
+    close(a->sync_fd);
+
+    char c;
+    ssize_t n;
+    do
+        n = read(a->fifo_fd, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(1);
+
+    /* Errors from here on reach the container's stderr: `start` has returned
+     * or will notice that the process died. */
+    const char *created_state = hook_state + strlen(hook_state) + 1;
+    if (hooks_run(&a->cfg->hooks.start_container, "startContainer", created_state, &err) < 0)
+        goto fail;
+    if (a->seccomp) {
+        int notify_fd = -1;
+        if (seccomp_program_load(a->seccomp, &notify_fd, &err) < 0)
+            goto fail;
+        if (notify_fd >= 0) {
+            const struct spec_seccomp *sc = a->cfg->linux->seccomp;
+            if (sc->listener_path && seccomp_notify_send(sc->listener_path, notify_fd, created_state,
+                                                         sc->listener_metadata, &err) < 0)
+                goto fail;
+            close(notify_fd);
+        }
+    }
+    char listen_fds[32], *extra_env[3] = {NULL, NULL, NULL};
+    if (a->listen_fds) {
+        snprintf(listen_fds, sizeof listen_fds, "LISTEN_FDS=%u", a->listen_fds);
+        extra_env[0] = listen_fds;
+        extra_env[1] = (char *)"LISTEN_PID=1";
+    }
+    process_exec(a->cfg->process, exe, extra_env, &err);
+fail:
+    dprintf(2, "keel: %s\n", error_msg(err));
+    _exit(127);
+}
