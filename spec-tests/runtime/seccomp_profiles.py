@@ -119,7 +119,9 @@ def _base():
 
 def hostile_profiles():
     """(name, linux.seccomp, substring every runtime's error should contain
-    or None) for profiles a runtime must refuse."""
+    or None) for profiles a runtime must refuse.  (More than six args in one
+    entry is refused by keel and crun but accepted by runc, which splits
+    repeated indexes into rules; keel's unit test covers it.)"""
     cases = []
 
     p = _base()
@@ -137,10 +139,6 @@ def hostile_profiles():
     p = _base()
     p["syscalls"][2]["args"] = [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]
     cases.append(("arg-index-too-big", p, None))
-
-    p = _base()
-    p["syscalls"][2]["args"] = [{"index": i % 6, "value": i, "op": "SCMP_CMP_NE"} for i in range(7)]
-    cases.append(("too-many-args", p, None))
 
     p = _base()
     p["architectures"] = ["SCMP_ARCH_Z80"]
