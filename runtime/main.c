@@ -16,6 +16,8 @@
 #include "log.h"
 
 static const struct keel_command keel_commands[] = {
+    {"spec", cmd_spec, "write a starter config.json into a bundle"},
+    {"features", cmd_features, "print the runtime-spec features document"},
     {NULL, NULL, NULL},
 };
 
