@@ -135,14 +135,18 @@ static int mount_plan_add(struct mount_plan *plan, const struct spec_mount *m, s
     op.real_dir_only =
         op.kind == MOUNT_OP_FS && (mount_type_is(type, "proc") || mount_type_is(type, "sysfs"));
 
+    /* Binds below /proc must come from a procfs (or be one of the
+     * lxcfs-style files): a bind could otherwise replace what the kernel
+     * shows there.  A fresh filesystem below /proc hides, never forges, and
+     * is allowed as runc allows it; /proc itself must be a procfs. */
     if (mount_path_is_under(op.destination, "/proc") && !mount_is_proc_allowed_target(op.destination)) {
         if (op.kind == MOUNT_OP_BIND) {
             op.bind_proc_only = true;
-        } else if (!(op.kind == MOUNT_OP_FS && mount_type_is(type, "proc")) && op.kind != MOUNT_OP_REMOUNT &&
-                   !(op.flags & MS_REMOUNT)) {
+        } else if (strcmp(op.destination, "/proc") == 0 && op.kind != MOUNT_OP_REMOUNT &&
+                   !(op.kind == MOUNT_OP_FS && mount_type_is(type, "proc")) && !(op.flags & MS_REMOUNT)) {
             mount_op_release(&op);
-            return error_set(err, EPERM, "%s: only a procfs may be mounted on /proc or below it (type %s)",
-                             where, type ? type : "none");
+            return error_set(err, EPERM, "%s: only a procfs may be mounted on /proc (type %s)", where,
+                             type ? type : "none");
         }
     }
     if (plan->n_ops % 8 == 0)
@@ -162,6 +166,10 @@ int mount_plan_build(const struct spec_config *cfg, const char *bundle, struct m
         if (mount_propagation_parse(cfg->linux->rootfs_propagation, &plan->root_propagation, err) < 0)
             return -1;
         plan->final_propagation = plan->root_propagation;
+        /* An unbindable "/" cannot have the rootfs bound out of it: stay
+         * private until after pivot_root, then become unbindable. */
+        if (plan->root_propagation & MS_UNBINDABLE)
+            plan->root_propagation = MS_PRIVATE | (plan->root_propagation & MS_REC);
     }
     /* pivot_root refuses shared mounts around the new root; only a
      * recursive slave/private "/" guarantees the parent is not shared. */

@@ -129,6 +129,18 @@ static void test_binds(void)
     CHECK(&c, p->make_parent_private);
 }
 
+static void test_unbindable_root(void)
+{
+    cleanup_error struct keel_error *err = NULL;
+    cleanup_mount_plan struct mount_plan *p = plan_of("", "\"rootfsPropagation\":\"runbindable\"", &err);
+    CHECK(&c, p != NULL);
+    if (!p)
+        return;
+    CHECK(&c, p->root_propagation == (MS_PRIVATE | MS_REC));
+    CHECK(&c, p->final_propagation == (MS_UNBINDABLE | MS_REC));
+    CHECK(&c, !p->make_parent_private);
+}
+
 static void expect_error(const char *mounts, const char *linux_extra, const char *needle)
 {
     cleanup_error struct keel_error *err = NULL;
@@ -143,8 +155,8 @@ static void test_refused(void)
 {
     expect_error("{\"destination\":\"/proc\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}", NULL,
                  "only a procfs may be mounted on /proc");
-    expect_error("{\"destination\":\"/proc/sys\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}", NULL,
-                 "mounts[0] (/proc/sys)");
+    expect_error("{\"destination\":\"/proc/\",\"type\":\"sysfs\",\"source\":\"sysfs\"}", NULL,
+                 "mounts[0] (/proc/)");
     expect_error("{\"destination\":\"/\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}", NULL,
                  "root of the container");
     expect_error("{\"destination\":\"/x\",\"source\":\"/y\"}", NULL, "no type and no bind option");
@@ -252,6 +264,7 @@ int main(void)
     test_default_runc_mounts();
     test_binds();
     test_refused();
+    test_unbindable_root();
     test_devices();
     test_sysctl();
     return unit_finish(&c);
