@@ -303,7 +303,7 @@ int manifest_detect_kind(const char *data, size_t len, const char *media_type, e
                          "old; push it again with a current docker or skopeo",
                          base);
     if (len > MANIFEST_MAX_SIZE)
-        return error_set(err, EFBIG, "manifest: %zu bytes is more than the %d byte limit", len,
+        return error_set(err, 0, "manifest: %zu bytes is more than the %d byte limit", len,
                          MANIFEST_MAX_SIZE);
     cleanup_json yajl_val root = NULL;
     if (json_parse(data, len, "manifest", &root, err) < 0)
@@ -338,7 +338,7 @@ int manifest_parse(const char *data, size_t len, const char *media_type, struct 
                    struct keel_error **err)
 {
     if (len > MANIFEST_MAX_SIZE)
-        return error_set(err, EFBIG, "manifest: %zu bytes is more than the %d byte limit", len,
+        return error_set(err, 0, "manifest: %zu bytes is more than the %d byte limit", len,
                          MANIFEST_MAX_SIZE);
     cleanup_json yajl_val root = NULL;
     if (json_parse(data, len, "manifest", &root, err) < 0)
@@ -375,8 +375,7 @@ int index_parse(const char *data, size_t len, const char *media_type, struct oci
                 struct keel_error **err)
 {
     if (len > MANIFEST_MAX_SIZE)
-        return error_set(err, EFBIG, "index: %zu bytes is more than the %d byte limit", len,
-                         MANIFEST_MAX_SIZE);
+        return error_set(err, 0, "index: %zu bytes is more than the %d byte limit", len, MANIFEST_MAX_SIZE);
     cleanup_json yajl_val root = NULL;
     if (json_parse(data, len, "index", &root, err) < 0)
         return -1;

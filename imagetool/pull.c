@@ -80,7 +80,7 @@ static int pull_from_index(struct registry_client *c, struct store *s, const str
         if (registry_get_manifest(c, d->digest, &data, &len, &mt, &dg, err) < 0)
             return -1;
         if ((int64_t)len != d->size)
-            return error_set(err, EIO, "manifest %s: %zu bytes, the index says %lld", d->digest, len,
+            return error_set(err, 0, "manifest %s: %zu bytes, the index says %lld", d->digest, len,
                              (long long)d->size);
         enum manifest_kind kind;
         if (manifest_detect_kind(data, len, d->media_type, &kind, err) < 0)

@@ -250,7 +250,7 @@ int registry_get_manifest(struct registry_client *c, const char *reference, char
     if (registry_request(c, url, false, manifest_accept, &resp, err) < 0) {
         http_response_free(&resp);
         if (err && *err && (*err)->errnum == EFBIG)
-            return error_set(err, EFBIG, "%s: larger than the %d byte limit for manifests", what,
+            return error_set(err, 0, "%s: larger than the %d byte limit for manifests", what,
                              MANIFEST_MAX_SIZE);
         return -1;
     }
@@ -262,15 +262,15 @@ int registry_get_manifest(struct registry_client *c, const char *reference, char
     cleanup_free char *actual = digest_buffer(alg, resp.body.buf ? resp.body.buf : "", resp.body.len);
     if (by_digest && strcmp(actual, reference) != 0) {
         http_response_free(&resp);
-        return error_set(err, EIO, "%s: the registry sent content with digest %s", what, actual);
+        return error_set(err, 0, "%s: the registry sent content with digest %s", what, actual);
     }
     /* Docker-Content-Digest is advisory: trust only what we computed. */
     if (!by_digest && resp.docker_digest && strncmp(resp.docker_digest, "sha256:", 7) == 0 &&
         strcmp(resp.docker_digest, actual) != 0) {
         cleanup_free char *dd = xstrdup(resp.docker_digest);
         http_response_free(&resp);
-        return error_set(err, EIO, "%s: Docker-Content-Digest says %s but the content has digest %s", what,
-                         dd, actual);
+        return error_set(err, 0, "%s: Docker-Content-Digest says %s but the content has digest %s", what, dd,
+                         actual);
     }
     *media_type = resp.content_type ? xstrdup(resp.content_type) : NULL;
     *len = resp.body.len;
@@ -287,7 +287,7 @@ int registry_get_blob(struct registry_client *c, const struct oci_descriptor *d,
     if (digest_parse(d->digest, &alg, NULL, err) < 0)
         return -1;
     if (d->size > (int64_t)max)
-        return error_set(err, EFBIG, "blob %s: %lld bytes is more than the %zu byte limit", d->digest,
+        return error_set(err, 0, "blob %s: %lld bytes is more than the %zu byte limit", d->digest,
                          (long long)d->size, max);
     cleanup_free char *url = xasprintf("%s/v2/%s/blobs/%s", c->base_url, c->repository, d->digest);
     struct http_response resp = {0};
@@ -307,7 +307,7 @@ int registry_get_blob(struct registry_client *c, const struct oci_descriptor *d,
     if ((int64_t)resp.body.len != d->size || strcmp(actual, d->digest) != 0) {
         size_t got = resp.body.len;
         http_response_free(&resp);
-        return error_set(err, EIO, "%s: digest mismatch, got %zu bytes with digest %s (expected %lld bytes)",
+        return error_set(err, 0, "%s: digest mismatch, got %zu bytes with digest %s (expected %lld bytes)",
                          what, got, actual, (long long)d->size);
     }
     *len = resp.body.len;

@@ -136,7 +136,7 @@ int store_read_blob(struct store *s, const char *digest, size_t max, char **buf,
         return error_prefix(err, "reading blob");
     cleanup_free char *actual = digest_buffer(alg, data, n);
     if (strcmp(actual, digest) != 0)
-        return error_set(err, EIO, "blob %s in the store is corrupt: its content has digest %s", digest,
+        return error_set(err, 0, "blob %s in the store is corrupt: its content has digest %s", digest,
                          actual);
     *buf = steal_ptr(&data);
     if (len)
@@ -175,7 +175,7 @@ int store_write_blob(struct store *s, const char *digest, const void *data, size
         return -1;
     cleanup_free char *actual = digest_buffer(alg, data, len);
     if (digest && strcmp(actual, digest) != 0)
-        return error_set(err, EIO, "blob %s: content has digest %s", digest, actual);
+        return error_set(err, 0, "blob %s: content has digest %s", digest, actual);
     if (!store_has_blob(s, actual)) {
         cleanup_free char *tmp = xasprintf("%s/.tmp/blob-XXXXXX", s->dir);
         cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);
@@ -285,7 +285,7 @@ int store_writer_open(struct store *s, const char *digest, int64_t expected_size
 int store_writer_write(struct store_writer *w, const void *data, size_t len, struct keel_error **err)
 {
     if (w->expected >= 0 && w->written + (int64_t)len > w->expected)
-        return error_set(err, EIO, "blob %s: more data than the %" PRId64 " bytes its descriptor declares",
+        return error_set(err, 0, "blob %s: more data than the %" PRId64 " bytes its descriptor declares",
                          w->digest, w->expected);
     int r = fd_write_all(w->fd, data, len);
     if (r < 0)
@@ -315,10 +315,10 @@ int store_writer_commit(struct store_writer *w, struct keel_error **err)
     int r = 0;
     cleanup_free char *actual = digest_final(&w->md);
     if (w->expected >= 0 && w->written != w->expected)
-        r = error_set(err, EIO, "blob %s: got %" PRId64 " bytes, its descriptor declares %" PRId64, w->digest,
+        r = error_set(err, 0, "blob %s: got %" PRId64 " bytes, its descriptor declares %" PRId64, w->digest,
                       w->written, w->expected);
     else if (strcmp(actual, w->digest) != 0)
-        r = error_set(err, EIO, "blob %s: digest mismatch, the content received has digest %s", w->digest,
+        r = error_set(err, 0, "blob %s: digest mismatch, the content received has digest %s", w->digest,
                       actual);
     else
         r = store_install_file(w->store, w->fd, w->tmp_path, w->digest, err);

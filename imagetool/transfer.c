@@ -77,7 +77,7 @@ static size_t job_write_cb(char *buf, size_t size, size_t n, void *user)
                     return 0;
                 j->offset = 0;
             } else if (status == 206 && !content_range_starts_at(j->resp.content_range, j->offset)) {
-                error_set(&j->werr, EIO, "blob %s: the registry answered Range %" PRId64 "- with \"%s\"",
+                error_set(&j->werr, 0, "blob %s: the registry answered Range %" PRId64 "- with \"%s\"",
                           j->d->digest, j->offset, j->resp.content_range ? j->resp.content_range : "(none)");
                 return 0;
             }
@@ -181,7 +181,7 @@ static int job_finish(struct transfer *t, struct job *j, CURLcode code, struct k
         int r = store_writer_commit(j->w, err);
         j->w = NULL;
         if (r < 0)
-            return error_prefix(err, "%s/%s", c->registry, c->repository);
+            return -1;
         j->state = JOB_DONE;
         if (t->progress && t->progress->done)
             t->progress->done(t->progress->user, j->d, false, now_s() - j->t0);
