@@ -99,3 +99,17 @@ def skip_if_runc_older(rt, version, why):
     v = runc_version(rt)
     if v is not None and v < version:
         pytest.skip("runc %s: %s" % (".".join(map(str, v)), why))
+
+
+_HAS_RUN = {}
+
+
+@pytest.fixture
+def needs_run(rt):
+    """Skip while the runtime under test has no `run` command (keel before
+    the lifecycle lands)."""
+    if rt.path not in _HAS_RUN:
+        r = rt.run("run", "--help", timeout=20)
+        _HAS_RUN[rt.path] = "unknown command" not in (r.stderr + r.stdout)
+    if not _HAS_RUN[rt.path]:
+        pytest.skip("%s has no `run` command yet" % rt.path)

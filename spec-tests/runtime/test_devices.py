@@ -2,7 +2,11 @@
 /dev bound from the host.  Runs against keel and runc alike."""
 import os
 
-from mount_util import add_mount, run_in, run_ok
+import pytest
+
+from mount_util import add_mount, run_in, run_ok, needs_run  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("needs_run")
 
 DEFAULT_NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9),
                  "tty": (5, 0)}

@@ -3,7 +3,11 @@ stop.  Runs against keel and runc; where runc 1.1 predates a fix (CVE-2025-
 31133), the test says so and accepts only the safe outcomes."""
 import os
 
-from mount_util import parse_mountinfo, run_in, run_ok
+import pytest
+
+from mount_util import parse_mountinfo, run_in, run_ok, needs_run  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("needs_run")
 
 
 def test_masked_file_reads_empty(rt, bundle):

@@ -6,7 +6,9 @@ import os
 
 import pytest
 
-from mount_util import HostMount, add_mount, mountinfo_in, parse_mountinfo, run_in, run_ok
+from mount_util import HostMount, add_mount, mountinfo_in, parse_mountinfo, run_in, run_ok, needs_run  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("needs_run")
 
 
 def test_default_mounts_have_their_types_and_flags(rt, bundle):

@@ -6,7 +6,9 @@ import shutil
 
 import pytest
 
-from mount_util import add_mount, mountinfo_in, parse_mountinfo, run_in, run_ok, skip_if_runc_older
+from mount_util import add_mount, mountinfo_in, parse_mountinfo, run_in, run_ok, skip_if_runc_older, needs_run  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("needs_run")
 
 RUNC_4009 = "applies rootfsPropagation before pivot_root, to the old root (runc#4009, fixed in 1.1.10)"
 
