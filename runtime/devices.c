@@ -186,3 +186,13 @@ int devices_bind_console(int rootfd, const char *console_path, struct keel_error
         return error_set(err, errno, "mount \"%s\" to \"/dev/console\"", console_path);
     return 0;
 }
+
+int devices_bind_console_fd(int rootfd, int slave_fd, struct keel_error **err)
+{
+    cleanup_close int dest = mount_open_dest(rootfd, "/dev/console", false, err);
+    if (dest < 0)
+        return error_prefix(err, "mount the console to \"/dev/console\"");
+    if (mount_bind_fd(slave_fd, "", false, 0, 0, 0, 0, dest) < 0)
+        return error_set(err, errno, "mount the console to \"/dev/console\"");
+    return 0;
+}

@@ -35,5 +35,7 @@ int devices_create_links(int rootfd, struct keel_error **err);
 
 /* Bind the pty slave at console_path onto /dev/console. */
 int devices_bind_console(int rootfd, const char *console_path, struct keel_error **err);
+/* The same from an open fd of the slave. */
+int devices_bind_console_fd(int rootfd, int slave_fd, struct keel_error **err);
 
 #endif

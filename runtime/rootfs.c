@@ -172,6 +172,14 @@ int rootfs_pivot(const struct spec_config *cfg, const struct rootfs_options *o, 
     return o->no_pivot ? rootfs_move_root(rootfs, err) : rootfs_pivot_root(rootfs, err);
 }
 
+int rootfs_bind_console(int slave_fd, struct keel_error **err)
+{
+    cleanup_close int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return error_set(err, errno, "opening \"/\"");
+    return devices_bind_console_fd(rootfd, slave_fd, err);
+}
+
 int rootfs_finalize(const struct spec_config *cfg, const struct rootfs_options *o, struct keel_error **err)
 {
     (void)o;

@@ -40,6 +40,11 @@ int rootfs_prepare(const struct spec_config *cfg, const struct rootfs_options *o
 int rootfs_pivot(const struct spec_config *cfg, const struct rootfs_options *o, struct keel_error **err);
 int rootfs_finalize(const struct spec_config *cfg, const struct rootfs_options *o, struct keel_error **err);
 
+/* After rootfs_pivot: bind the pty slave open as slave_fd (the
+ * container's own devpts) onto /dev/console, created if missing.  For a
+ * terminal opened after pivot; console_path covers one opened before. */
+int rootfs_bind_console(int slave_fd, struct keel_error **err);
+
 /* The absolute path of the rootfs (root.path joined to bundle when relative),
  * malloc'ed; never fails. */
 char *rootfs_resolve_root(const struct spec_config *cfg, const struct rootfs_options *o);

@@ -161,6 +161,7 @@ struct scenario {
     void (*between)(const struct scenario *s); /* after prepare, before pivot (hooks' moment) */
     void (*check)(const struct scenario *s, struct unit_counts *k);
     void (*before)(const struct scenario *s); /* in the init's namespaces, before prepare */
+    bool host_console;                        /* pass a pty of the host as console_path */
 };
 
 /* The container init: returns the number of failed checks. */
@@ -176,6 +177,13 @@ static int scenario_init(const struct scenario *s, bool userns)
     struct rootfs_options o = {.bundle = s->bundle, .no_pivot = s->no_pivot, .userns = userns};
     if (s->before)
         s->before(s);
+    cleanup_close int host_master = -1;
+    if (s->host_console) {
+        host_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (host_master < 0 || grantpt(host_master) < 0 || unlockpt(host_master) < 0)
+            return 1;
+        o.console_path = ptsname(host_master);
+    }
     int rc = rootfs_prepare(cfg, &o, &err);
     if (rc == 0 && s->between)
         s->between(s);
@@ -443,6 +451,30 @@ static void check_shared(const struct scenario *s, struct unit_counts *k)
     CHECK(k, root_shared);
 }
 
+static void check_console(const struct scenario *s, struct unit_counts *k)
+{
+    (void)s;
+    /* console_path: the host's pty slave is on /dev/console */
+    struct stat st;
+    CHECK(k, stat("/dev/console", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 136);
+    CHECK(k, is_mount_root("/dev/console"));
+    /* rootfs_bind_console: a pty of the container's devpts, after pivot */
+    cleanup_close int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    CHECK(k, master >= 0 && unlockpt(master) == 0);
+    char name[64] = "";
+    CHECK(k, master >= 0 && ptsname_r(master, name, sizeof(name)) == 0);
+    cleanup_close int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    CHECK(k, slave >= 0);
+    cleanup_error struct keel_error *err = NULL;
+    CHECK(k, rootfs_bind_console(slave, &err) == 0);
+    struct stat sl, con;
+    CHECK(k, fstat(slave, &sl) == 0 && stat("/dev/console", &con) == 0 && sl.st_rdev == con.st_rdev);
+    CHECK(k, write(master, "hi\n", 3) == 3);
+    char buf[8] = "";
+    cleanup_close int cons = open("/dev/console", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    CHECK(k, cons >= 0 && read(cons, buf, sizeof(buf)) > 0 && buf[0] == 'h');
+}
+
 static void check_cgroupns(const struct scenario *s, struct unit_counts *k)
 {
     (void)s;
@@ -633,6 +665,12 @@ int main(void)
                             "\"namespaces\":[{\"type\":\"cgroup\"},{\"type\":\"mount\"}]");
     struct scenario s14 = {"cgroupns", b14, json_cgns, CLONE_NEWCGROUP, false, NULL, NULL, check_cgroupns};
     run(&s14);
+
+    /* 15. the console, from the host (console_path) and after pivot */
+    cleanup_free char *b15 = make_bundle("console");
+    cleanup_free char *json_console = config_json(false, DEFAULT_MOUNTS, NULL);
+    struct scenario s15 = {"console", b15, json_console, 0, false, NULL, NULL, check_console, NULL, true};
+    run(&s15);
 
     fs_remove_tree(tmpdir, NULL);
     return unit_finish(&c);
