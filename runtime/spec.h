@@ -179,7 +179,7 @@ struct spec_device {
     char *path;
     char type; /* 'c', 'b', 'u', 'p' */
     int64_t major, minor; /* required for c/b/u */
-    struct opt_u64 file_mode;
+    struct opt_u64 file_mode; /* may carry S_IFMT bits (podman writes 020644): use & 07777 */
     struct opt_u64 uid, gid;
 };
 

@@ -64,9 +64,11 @@ static int spec_parse_device(yajl_val v, const char *ip, struct spec_device *d, 
     if (spec_opt_u64(v, ip, "fileMode", &d->file_mode, err) < 0 ||
         spec_opt_u64(v, ip, "uid", &d->uid, err) < 0 || spec_opt_u64(v, ip, "gid", &d->gid, err) < 0)
         return -1;
-    if (d->file_mode.set && d->file_mode.value > 07777)
-        return error_set(err, 0, "%s.fileMode: %llu is not a file mode (at most 07777)", ip,
-                         (unsigned long long)d->file_mode.value);
+    /* Podman writes the file type bits too (S_IFCHR|0644 = 8612): the
+     * mode is a uint32, and only its permission bits are used. */
+    if (d->file_mode.set && d->file_mode.value > UINT32_MAX)
+        return error_set(err, 0, "%s.fileMode: %llu is too large (at most %u)", ip,
+                         (unsigned long long)d->file_mode.value, UINT32_MAX);
     if ((d->uid.set && d->uid.value > UINT32_MAX) || (d->gid.set && d->gid.value > UINT32_MAX))
         return error_set(err, 0, "%s: uid and gid must fit in 32 bits", ip);
     return 0;

@@ -255,6 +255,32 @@ static void test_full(void)
     test_full_linux(cfg->linux);
 }
 
+/* Configs podman 4.3 and containerd 1.6 (ctr run) wrote on this machine. */
+static void test_engine_configs(void)
+{
+    cleanup_spec_config struct spec_config *lim = load("podman-run-limits.json");
+    CHECK(&c, lim != NULL);
+    if (lim) {
+        CHECK(&c, lim->linux->resources.memory.limit.value == 67108864);
+        CHECK(&c, lim->linux->resources.pids_limit.value == 100);
+        CHECK_STREQ(&c, lim->hostname, "h1");
+        CHECK(&c, lim->linux->seccomp && lim->linux->seccomp->n_syscalls > 10);
+        CHECK(&c, lim->linux->sysctl.n >= 1);
+    }
+    cleanup_spec_config struct spec_config *um = load("podman-run-uidmap.json");
+    CHECK(&c, um && um->linux->n_uid_mappings == 1 && um->linux->uid_mappings[0].host_id == 100000);
+    /* Podman's privileged devices carry the file type in fileMode (S_IFCHR|0644). */
+    cleanup_spec_config struct spec_config *priv = load("podman-run-privileged.json");
+    CHECK(&c, priv && priv->linux->n_devices > 0);
+    if (priv && priv->linux->n_devices > 0) {
+        CHECK(&c, priv->linux->devices[0].file_mode.set);
+        CHECK(&c, priv->linux->devices[0].file_mode.value > 07777);
+    }
+    cleanup_spec_config struct spec_config *ctrd = load("containerd-ctr-run-limits.json");
+    CHECK(&c, ctrd && ctrd->linux->resources.memory.limit.value == 67108864);
+    CHECK(&c, ctrd && ctrd->root.readonly);
+}
+
 /* exec's process.json: same shape, messages relative to the document. */
 static void test_process_json(void)
 {
@@ -337,6 +363,7 @@ int main(void)
     test_corpus();
     test_runc_spec();
     test_full();
+    test_engine_configs();
     test_process_json();
     test_resources_json();
     test_nulls();
