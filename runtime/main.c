@@ -161,10 +161,13 @@ int main(int argc, char **argv)
         status = 1;
 out:
     if (err) {
-        /* As runc does: the error goes to the log (where engines read it)
-         * and to stderr (where a person reads it). */
-        log_error(&ctx.log, "%s", err->msg);
-        if (!ctx.log.to_stderr || ctx.log.format != LOG_FORMAT_TEXT)
+        /* The error goes to the log file (where engines read it) and to
+         * stderr as a plain line (where a person reads it); a JSON log on
+         * stderr itself gets only the JSON line, for the program reading it. */
+        bool plain = !(ctx.log.to_stderr && ctx.log.format == LOG_FORMAT_JSON);
+        if (!(ctx.log.to_stderr && plain))
+            log_error(&ctx.log, "%s", err->msg);
+        if (plain)
             fprintf(stderr, "keel: %s\n", err->msg);
     }
     log_close(&ctx.log);
