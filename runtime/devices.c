@@ -89,8 +89,10 @@ static int devices_open_parent(int rootfd, const char *path, const char **base, 
 {
     const char *slash = strrchr(path, '/');
     *base = slash + 1;
-    if (slash == path)
-        return fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+    if (slash == path) {
+        int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+        return fd < 0 ? error_set(err, errno, "opening the rootfs") : fd;
+    }
     cleanup_free char *parent = xstrndup(path, (size_t)(slash - path));
     return mount_open_dest(rootfd, parent, true, err);
 }
@@ -129,16 +131,26 @@ static int devices_bind(int rootfd, const struct dev_node *d, struct keel_error 
 
 int devices_create(int rootfd, const struct dev_node *nodes, size_t n, bool bind, struct keel_error **err)
 {
-    /* One umask change for all nodes instead of a chmod after each. */
+    /* One umask change for all nodes instead of a chmod after each, and the
+     * parent directory kept open while consecutive nodes share it. */
     mode_t old = umask(0);
     int rc = 0;
+    cleanup_close int pfd = -1;
+    cleanup_free char *pdir = NULL;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct dev_node *d = &nodes[i];
         if (bind && d->type != 'p') {
             rc = devices_bind(rootfd, d, err);
         } else {
-            const char *base;
-            cleanup_close int pfd = devices_open_parent(rootfd, d->path, &base, err);
+            const char *base = strrchr(d->path, '/') + 1;
+            size_t plen = (size_t)(base - d->path);
+            if (pfd < 0 || strlen(pdir) != plen || strncmp(pdir, d->path, plen) != 0) {
+                if (pfd >= 0)
+                    close(pfd);
+                free(pdir);
+                pdir = xstrndup(d->path, plen);
+                pfd = devices_open_parent(rootfd, d->path, &base, err);
+            }
             if (pfd < 0)
                 rc = -1;
             else if (devices_mknod(pfd, base, d) < 0)
