@@ -134,8 +134,6 @@ int container_start_locked(struct keel_context *ctx, int dirfd, const struct con
     struct pollfd p = {fifo, 0, 0};
     while (poll(&p, 1, -1) < 0 && errno == EINTR)
         ;
-    if (!state_process_alive(s))
-        return error_set(err, 0, "container \"%s\" exited while starting (see its stderr)", s->id);
     cleanup_spec_config struct spec_config *hooks = NULL;
     if (container_hooks_from_state(s, &hooks, err) < 0)
         return -1;

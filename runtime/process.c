@@ -335,6 +335,11 @@ int process_find_executable(const struct spec_process *p, char **out, struct kee
         return error_set(err, 0, "process.args must name the program to run");
     const char *name = p->args[0];
     if (strchr(name, '/')) {
+        struct stat st;
+        if (stat(name, &st) < 0)
+            return error_set(err, errno, "exec: \"%s\"", name);
+        if (!S_ISREG(st.st_mode))
+            return error_set(err, EACCES, "exec: \"%s\" is not a regular file", name);
         *out = xstrdup(name);
         return 0;
     }
