@@ -13,5 +13,6 @@ int cmd_gc(struct hoist_context *ctx, int argc, char **argv, struct keel_error *
 int cmd_tags(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_login(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_logout(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_copy(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 
 #endif

@@ -24,6 +24,7 @@ static const struct hoist_command hoist_commands[] = {
     {"tags", cmd_tags, "list a repository's tags"},
     {"login", cmd_login, "log in to a registry (stores credentials in auth.json)"},
     {"logout", cmd_logout, "remove stored registry credentials"},
+    {"copy", cmd_copy, "copy an image between docker://REF and oci:DIR[:TAG] (push included)"},
     {NULL, NULL, NULL},
 };
 
@@ -140,8 +141,10 @@ int main(int argc, char **argv)
         status = 1;
 out:
     if (err) {
-        log_error(&ctx.log, "%s", err->msg);
-        if (!ctx.log.to_stderr || ctx.log.format != LOG_FORMAT_TEXT)
+        bool plain = !(ctx.log.to_stderr && ctx.log.format == LOG_FORMAT_JSON);
+        if (!(ctx.log.to_stderr && plain))
+            log_error(&ctx.log, "%s", err->msg);
+        if (plain)
             fprintf(stderr, "hoist: %s\n", err->msg);
     }
     log_close(&ctx.log);

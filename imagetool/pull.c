@@ -100,12 +100,18 @@ static int pull_from_index(struct registry_client *c, struct store *s, const str
 int pull_image(struct hoist_context *ctx, const char *refstr, const struct pull_options *opts,
                char **resolved_manifest_digest, struct keel_error **err)
 {
+    return pull_image_to(ctx, ctx->store, refstr, NULL, opts, resolved_manifest_digest, err);
+}
+
+int pull_image_to(struct hoist_context *ctx, const char *layout_dir, const char *refstr, const char *tag_name,
+                  const struct pull_options *opts, char **resolved_manifest_digest, struct keel_error **err)
+{
     cleanup_ref struct image_ref *ref = NULL;
     if (ref_parse(refstr, &ref, err) < 0)
         return -1;
     cleanup_free char *ref_name = ref_format(ref);
     cleanup_store struct store *s = NULL;
-    if (store_open(ctx->store, true, &s, err) < 0)
+    if (store_open(layout_dir, true, &s, err) < 0)
         return -1;
     struct registry_options ro;
     registry_options_from_pull(&ro, opts, ctx);
@@ -139,7 +145,7 @@ int pull_image(struct hoist_context *ctx, const char *refstr, const struct pull_
     }
     top.digest = xstrdup(digest);
     top.size = (int64_t)len;
-    int r = store_tag(s, ref_name, &top, err);
+    int r = store_tag(s, tag_name ? tag_name : ref_name, &top, err);
     descriptor_clear(&top);
     if (r < 0)
         return error_prefix(err, "pulling %s", ref_name);

@@ -4,6 +4,7 @@
 #define KEEL_HOIST_PULL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "hoist.h"
 
@@ -32,6 +33,19 @@ void pull_options_init(struct pull_options *o);
  * the platform manifest selected (not of the index). */
 int pull_image(struct hoist_context *ctx, const char *ref, const struct pull_options *opts,
                char **resolved_manifest_digest, struct keel_error **err);
+
+/* The same into any OCI layout, tagged tag_name (NULL: ref_format(ref)). */
+int pull_image_to(struct hoist_context *ctx, const char *layout_dir, const char *ref, const char *tag_name,
+                  const struct pull_options *opts, char **resolved_manifest_digest, struct keel_error **err);
+
+/* Push the image tagged tag (NULL: the layout's only image) in an OCI
+ * layout to dest_ref; blobs the registry has are skipped, blobs found in
+ * mount_from (a repository on the same registry, may be NULL) are mounted.
+ * chunk_size > 0 uploads in chunks. *pushed_digest receives the digest of
+ * the top manifest or index. */
+int push_image(struct hoist_context *ctx, const char *layout_dir, const char *tag, const char *dest_ref,
+               const struct pull_options *opts, const char *mount_from, int64_t chunk_size,
+               char **pushed_digest, struct keel_error **err);
 
 /* For callers holding a store: the manifest for ref_name in the store,
  * resolving an index to the platform (NULL = this host) manifest. */

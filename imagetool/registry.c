@@ -190,7 +190,8 @@ int registry_open(const char *registry, const char *repository, const struct reg
     /* docker.io's API lives elsewhere; credentials stay keyed by docker.io. */
     c->registry = xstrdup(strcmp(registry, "docker.io") == 0 ? "registry-1.docker.io" : registry);
     c->repository = xstrdup(repository ? repository : "");
-    c->scope = repository ? xasprintf("repository:%s:pull", repository) : NULL;
+    c->scope =
+        repository ? xasprintf("repository:%s:%s", repository, opts->push ? "pull,push" : "pull") : NULL;
     c->tls_verify = opts->tls_verify;
     c->easy = curl_easy_init();
     if (c->easy == NULL)

@@ -27,6 +27,7 @@ struct registry_options {
     const struct keel_log *log; /* debug logging, may be NULL */
     long timeout_s;             /* stall timeout (no byte for this long), 0 = 60 */
     int max_attempts;           /* per request, 0 = 5 */
+    bool push;                  /* ask for push access too */
 };
 
 void registry_options_init(struct registry_options *o);
@@ -74,6 +75,20 @@ int registry_fetch_blobs(struct registry_client *c, struct store *s, const struc
 
 /* Every tag of the repository, following Link pagination. */
 int registry_list_tags(struct registry_client *c, char ***tags, struct keel_error **err);
+
+/* Push side (registry_push.c). */
+int registry_blob_exists(struct registry_client *c, const char *digest, bool *exists,
+                         struct keel_error **err);
+/* Ask the registry to link digest from repository `from`; *mounted false
+ * when it would not (the caller then uploads). */
+int registry_mount_blob(struct registry_client *c, const char *digest, const char *from, bool *mounted,
+                        struct keel_error **err);
+/* Upload size bytes of fd: one PUT when chunk_size is 0, else PATCH chunks
+ * of chunk_size bytes and a closing PUT. */
+int registry_push_blob(struct registry_client *c, int fd, const char *digest, int64_t size,
+                       int64_t chunk_size, struct keel_error **err);
+int registry_put_manifest(struct registry_client *c, const char *reference, const char *data, size_t len,
+                          const char *media_type, struct keel_error **err);
 
 /* Check that the configured credentials are accepted (login). */
 int registry_check_login(struct registry_client *c, struct keel_error **err);

@@ -30,6 +30,7 @@ void http_response_free(struct http_response *r)
     free(r->www_authenticate);
     free(r->link);
     free(r->content_range);
+    free(r->location);
     size_t max = r->max_body;
     memset(r, 0, sizeof(*r));
     r->max_body = max;
@@ -70,7 +71,9 @@ size_t http_header_cb(char *buf, size_t size, size_t n, void *user)
         free(r->www_authenticate);
         free(r->link);
         free(r->content_range);
+        free(r->location);
         r->content_type = r->docker_digest = r->www_authenticate = r->link = r->content_range = NULL;
+        r->location = NULL;
         r->retry_after = -1;
         r->content_length = -1;
         return len;
@@ -85,6 +88,7 @@ size_t http_header_cb(char *buf, size_t size, size_t n, void *user)
         free(auth);
     header_set(&r->link, header_value(buf, len, "Link"));
     header_set(&r->content_range, header_value(buf, len, "Content-Range"));
+    header_set(&r->location, header_value(buf, len, "Location"));
     cleanup_free char *ra = header_value(buf, len, "Retry-After");
     if (ra && isdigit((unsigned char)ra[0]))
         r->retry_after = atol(ra);

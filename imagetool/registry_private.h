@@ -57,6 +57,7 @@ struct http_response {
     char *www_authenticate;
     char *link;
     char *content_range;
+    char *location;
     long retry_after; /* seconds, -1 = absent */
     int64_t content_length;
 };
@@ -85,6 +86,20 @@ bool curl_code_retryable(CURLcode code);
 /* Milliseconds to wait before attempt (1-based), honouring Retry-After. */
 long http_backoff_ms(int attempt, long retry_after);
 void http_sleep_ms(long ms);
+
+/* A request body: memory (data) or len bytes of fd from offset. */
+struct http_body {
+    const char *data;
+    int fd;
+    int64_t offset;
+    int64_t len;
+    int64_t pos; /* how much was sent (reset per attempt) */
+};
+
+/* Any method with an optional body and extra header lines, with auth and
+ * retries as registry_request. Redirects are not followed for uploads. */
+int registry_send(struct registry_client *c, const char *method, const char *url, struct curl_slist *extra,
+                  struct http_body *body, struct http_response *resp, struct keel_error **err);
 
 /* Registry error body ({"errors":[{"code":..,"message":..}]}) and status
  * into an error message: "MANIFEST_UNKNOWN: manifest unknown (HTTP 404)". */
