@@ -16,6 +16,13 @@
 #include "log.h"
 
 static const struct keel_command keel_commands[] = {
+    {"create", cmd_create, "create a container from a bundle"},
+    {"start", cmd_start, "run the process of a created container"},
+    {"run", cmd_run, "create and start a container"},
+    {"state", cmd_state, "print the state of a container"},
+    {"kill", cmd_kill, "send a signal to a container"},
+    {"delete", cmd_delete, "delete a container"},
+    {"list", cmd_list, "list containers"},
     {"spec", cmd_spec, "write a starter config.json into a bundle"},
     {"features", cmd_features, "print the runtime-spec features document"},
     {NULL, NULL, NULL},
