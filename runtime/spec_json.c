@@ -20,6 +20,19 @@ char *spec_path_index(const char *base, size_t i)
     return xasprintf("%s[%zu]", base, i);
 }
 
+/* Calls a json_get_* getter without a path first: the path string is only
+ * built for the message when the value is wrong, so a good config costs no
+ * path allocations for its scalar fields. */
+#define SPEC_GET(getter, v, base, key, out, err)                                                             \
+    ({                                                                                                       \
+        int spec_get_rc_ = getter((v), "", (out), NULL);                                                     \
+        if (spec_get_rc_ < 0) {                                                                              \
+            cleanup_free char *spec_get_path_ = spec_path_join((base), (key));                               \
+            spec_get_rc_ = getter((v), spec_get_path_, (out), (err));                                        \
+        }                                                                                                    \
+        spec_get_rc_;                                                                                        \
+    })
+
 yajl_val spec_member(yajl_val obj, const char *key)
 {
     yajl_val v = json_object_get(obj, key);
@@ -33,9 +46,8 @@ int spec_opt_string(yajl_val obj, const char *base, const char *key, char **out,
     yajl_val v = spec_member(obj, key);
     if (v == NULL)
         return 0;
-    cleanup_free char *path = spec_path_join(base, key);
     char *s = NULL;
-    if (json_get_string(v, path, &s, err) < 0)
+    if (SPEC_GET(json_get_string, v, base, key, &s, err) < 0)
         return -1;
     free(*out);
     *out = s;
@@ -47,8 +59,7 @@ int spec_opt_bool(yajl_val obj, const char *base, const char *key, bool *out, st
     yajl_val v = spec_member(obj, key);
     if (v == NULL)
         return 0;
-    cleanup_free char *path = spec_path_join(base, key);
-    return json_get_bool(v, path, out, err);
+    return SPEC_GET(json_get_bool, v, base, key, out, err);
 }
 
 int spec_opt_tribool(yajl_val obj, const char *base, const char *key, struct opt_bool *out,
@@ -57,8 +68,7 @@ int spec_opt_tribool(yajl_val obj, const char *base, const char *key, struct opt
     yajl_val v = spec_member(obj, key);
     if (v == NULL)
         return 0;
-    cleanup_free char *path = spec_path_join(base, key);
-    if (json_get_bool(v, path, &out->value, err) < 0)
+    if (SPEC_GET(json_get_bool, v, base, key, &out->value, err) < 0)
         return -1;
     out->set = true;
     return 0;
@@ -69,9 +79,8 @@ int spec_opt_strv(yajl_val obj, const char *base, const char *key, char ***out, 
     yajl_val v = spec_member(obj, key);
     if (v == NULL)
         return 0;
-    cleanup_free char *path = spec_path_join(base, key);
     char **vec = NULL;
-    if (json_get_strv(v, path, &vec, err) < 0)
+    if (SPEC_GET(json_get_strv, v, base, key, &vec, err) < 0)
         return -1;
     strv_free(*out);
     *out = vec;
@@ -84,8 +93,7 @@ int spec_opt_i64(yajl_val obj, const char *base, const char *key, struct opt_i64
     yajl_val v = spec_member(obj, key);
     if (v == NULL)
         return 0;
-    cleanup_free char *path = spec_path_join(base, key);
-    if (json_get_int64(v, path, &out->value, err) < 0)
+    if (SPEC_GET(json_get_int64, v, base, key, &out->value, err) < 0)
         return -1;
     out->set = true;
     return 0;
@@ -96,8 +104,7 @@ int spec_opt_raw_i64(yajl_val obj, const char *base, const char *key, int64_t *o
     yajl_val v = spec_member(obj, key);
     if (v == NULL)
         return 0;
-    cleanup_free char *path = spec_path_join(base, key);
-    return json_get_int64(v, path, out, err);
+    return SPEC_GET(json_get_int64, v, base, key, out, err);
 }
 
 int spec_opt_u64(yajl_val obj, const char *base, const char *key, struct opt_u64 *out,
@@ -106,8 +113,7 @@ int spec_opt_u64(yajl_val obj, const char *base, const char *key, struct opt_u64
     yajl_val v = spec_member(obj, key);
     if (v == NULL)
         return 0;
-    cleanup_free char *path = spec_path_join(base, key);
-    if (json_get_uint64(v, path, &out->value, err) < 0)
+    if (SPEC_GET(json_get_uint64, v, base, key, &out->value, err) < 0)
         return -1;
     out->set = true;
     return 0;
@@ -118,8 +124,7 @@ int spec_opt_u32(yajl_val obj, const char *base, const char *key, uint32_t *out,
     yajl_val v = spec_member(obj, key);
     if (v == NULL)
         return 0;
-    cleanup_free char *path = spec_path_join(base, key);
-    return json_get_uint32(v, path, out, err);
+    return SPEC_GET(json_get_uint32, v, base, key, out, err);
 }
 
 static int spec_missing(const char *base, const char *key, struct keel_error **err)
@@ -154,8 +159,7 @@ int spec_req_u64(yajl_val obj, const char *base, const char *key, uint64_t *out,
     yajl_val v = spec_member(obj, key);
     if (v == NULL)
         return spec_missing(base, key, err);
-    cleanup_free char *path = spec_path_join(base, key);
-    return json_get_uint64(v, path, out, err);
+    return SPEC_GET(json_get_uint64, v, base, key, out, err);
 }
 
 int spec_opt_object(yajl_val obj, const char *base, const char *key, yajl_val *out, struct keel_error **err)
