@@ -280,3 +280,16 @@ def test_notify_without_listener_path_is_refused(rt, bundle):
     r = rt.run("create", "--bundle", bundle.path, c, timeout=60)
     assert r.returncode != 0
     assert c not in rt.list_ids()
+
+
+def test_seccomp_without_no_new_privileges(rt, bundle):
+    """podman's default: noNewPrivileges false and no CAP_SYS_ADMIN. The
+    kernel then only accepts the filter before the capabilities are dropped;
+    the container must still get it."""
+    bundle.config["process"]["noNewPrivileges"] = False
+    r = run(rt, bundle, "sh", "-c", "mkdir /tmp/d; echo rc=$?; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status",
+            seccomp=errno_profile(MKDIR))
+    assert r.returncode == 0, r.stderr
+    assert "rc=1" in r.stdout
+    assert "Seccomp:\t2" in r.stdout
+    assert "NoNewPrivs:\t0" in r.stdout
