@@ -5,6 +5,7 @@ right (spec-tests/engines.sh does both)."""
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -77,6 +78,31 @@ def containerd_path_runc(runtime_path):
         yield env
     finally:
         env.teardown()
+
+
+@pytest.fixture(scope="session")
+def kctr():
+    """The small containerd API client (kctr/main.go), built once; the Go
+    build cache lives in the build dir so later runs take a second."""
+    if not shutil.which("go"):
+        pytest.skip("golang-go is not installed (.ci/install-deps installs it): kctr cannot be built")
+    gocode = "/usr/share/gocode/src/github.com/containerd/containerd/client.go"
+    if not os.path.exists(gocode):
+        pytest.skip("golang-github-containerd-containerd-dev is not installed: kctr cannot be built")
+    out = os.path.join(os.environ.get("KEEL_BUILDDIR", os.getcwd()), "spec-tests", "kctr")
+    gopath = tempfile.mkdtemp(prefix="keel-gopath-")
+    try:
+        os.makedirs(os.path.join(gopath, "src"))
+        os.symlink(os.path.join(os.path.dirname(__file__), "kctr"), os.path.join(gopath, "src", "kctr"))
+        env = dict(os.environ, GOPATH=gopath + ":/usr/share/gocode", GO111MODULE="off", GOFLAGS="",
+                   GOCACHE=out + "-gocache")
+        p = subprocess.run(["go", "build", "-o", out, "."], cwd=os.path.join(gopath, "src", "kctr"), env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+        if p.returncode != 0:
+            pytest.fail("building kctr failed:\n" + p.stdout)
+    finally:
+        shutil.rmtree(gopath, ignore_errors=True)
+    return out
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ as a plain tarball (for `podman import`) and as a docker-archive (for
 import hashlib
 import io
 import json
-import os
 import subprocess
 import tarfile
 import time

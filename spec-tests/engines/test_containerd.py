@@ -7,13 +7,14 @@ lacks it, so those run on a second containerd that finds the runtime under
 test as `runc` on its PATH (see containerd_env)."""
 import json
 import os
+import shutil
 import subprocess
-import threading
 import time
 
 import pytest
 
-from containerd_env import IMAGE
+import containerd_env
+from containerd_env import IMAGE, NAMESPACE
 from test_podman import CAP_NET_RAW, CAP_SYS_ADMIN, cap_eff, in_pty, read_cgroup
 
 SLEEPER = ["sleep", "1000"]
@@ -308,3 +309,89 @@ def test_no_pivot(containerd_path_runc, pcid):
     p = containerd_path_runc.run(pcid, "sh", "-c", "grep ^user: /etc/passwd; ls /www", opts=("--no-pivot",))
     assert p.returncode == 0, p.stderr
     assert p.stdout == "user:x:1000:1000:user:/home/user:/bin/sh\nindex.html\n"
+
+
+# --- through the containerd API (kctr): what ctr cannot say ----------------------------------
+
+def kctr_run(containerd, kctr, cid, *args, no_pivot=False, uidmap="-"):
+    cmd = [kctr, containerd.address, NAMESPACE, "run", containerd.runtime_path, containerd.fifo,
+           "1" if no_pivot else "0", uidmap, IMAGE, cid, *args]
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=120)
+
+
+def test_api_update(containerd, kctr, cid):
+    containerd.run_detached(cid, *SLEEPER, opts=("--memory-limit", str(256 << 20)))
+    p = subprocess.run([kctr, containerd.address, NAMESPACE, "update", cid, str(96 << 20), "30000"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    pid = containerd.task_pid(cid)
+    assert read_cgroup(pid, "memory", "memory.limit_in_bytes") == str(96 << 20)
+    assert read_cgroup(pid, "cpu", "cpu.cfs_quota_us") == "30000"
+
+
+def test_api_binary_name_with_no_pivot(containerd, kctr, cid):
+    p = kctr_run(containerd, kctr, cid, "sh", "-c", "grep ^user: /etc/passwd; exit 3", no_pivot=True)
+    assert p.returncode == 3, p.stderr
+    assert p.stdout == "user:x:1000:1000:user:/home/user:/bin/sh\n"
+
+
+def test_api_binary_name_with_user_namespace(containerd, kctr, cid):
+    p = kctr_run(containerd, kctr, cid, "sh", "-c", "cat /proc/self/uid_map; id -u", uidmap="400000:65536")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["0", "400000", "65536", "0"], p.stdout
+
+
+def test_api_runtime_error_reaches_client(containerd, kctr, cid):
+    p = kctr_run(containerd, kctr, cid, "/no/such/cmd")
+    assert p.returncode != 0 and "/no/such/cmd" in p.stderr, p.stderr
+
+
+# --- the Kubernetes (CRI) runtime handler from docs/containerd.md ----------------------------
+
+def docs_cri_toml():
+    docs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "containerd.md")
+    with open(docs) as f:
+        text = f.read()
+    start = text.index("```toml\n") + len("```toml\n")
+    return text[start:text.index("```", start)]
+
+
+def test_docs_cri_handler_accepted(runtime_path, tmp_path):
+    """containerd's CRI plugin parses the documented handler, with BinaryName."""
+    if os.geteuid() != 0 or not shutil.which("containerd"):
+        pytest.skip("needs root and containerd (.ci/install-deps installs it)")
+    base = tmp_path / "cri"
+    base.mkdir()
+    handler = docs_cri_toml().replace("/usr/local/bin/keel", runtime_path)
+    config = base / "config.toml"
+    config.write_text("\n".join([
+        "version = 2", 'root = "%s/root"' % base, 'state = "%s/state"' % base,
+        "[grpc]", '  address = "%s/c.sock"' % base, "[ttrpc]", '  address = "%s/c.sock.ttrpc"' % base,
+        "[metrics]", '  address = ""',
+        '[plugins."io.containerd.grpc.v1.cri"]', '  stream_server_address = "127.0.0.1"',
+        '  stream_server_port = "0"', "  disable_tcp_service = true",
+        '[plugins."io.containerd.grpc.v1.cri".cni]', '  bin_dir = "/usr/lib/cni"',
+        '  conf_dir = "%s/cni"' % base, handler]))
+    log = base / "log"
+    with open(log, "w") as logf:
+        proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=logf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while "Start cri plugin" not in log.read_text() and "failed to load plugin io.containerd.grpc.v1.cri" \
+                not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        containerd_env.umount_below(str(base))
+    text = log.read_text()
+    assert "failed to load plugin io.containerd.grpc.v1.cri" not in text, text[-3000:]
+    assert "keel:{Type:io.containerd.runc.v2" in text, text[-3000:]
+    assert "BinaryName:%s" % runtime_path in text, text[-3000:]
