@@ -66,6 +66,8 @@ int spec_parse_resources_obj(yajl_val v, const char *base, struct spec_resources
                              struct keel_error **err);
 int spec_parse_seccomp_obj(yajl_val v, const char *base, struct spec_seccomp **out, struct keel_error **err);
 void spec_resources_clear(struct spec_resources *r);
+/* The fields keel parses but does not implement are refused (spec_unsupported.c). */
+int spec_check_supported(const struct spec_config *cfg, struct keel_error **err);
 void spec_seccomp_free(struct spec_seccomp *s);
 void spec_linux_free(struct spec_linux *l);
 

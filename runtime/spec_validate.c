@@ -230,5 +230,5 @@ int spec_validate_config(const struct spec_config *cfg, struct keel_error **err)
     } else if ((cfg->hostname && cfg->hostname[0]) || (cfg->domainname && cfg->domainname[0])) {
         return error_set(err, 0, CFG "hostname: setting the hostname needs a UTS namespace");
     }
-    return 0;
+    return spec_check_supported(cfg, err);
 }

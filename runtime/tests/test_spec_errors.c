@@ -166,6 +166,12 @@ static const struct error_case validate_cases[] = {
     {"\"hooks\":{\"createRuntime\":[{\"path\":\"bin/hook\"}]}",
      "config.json: hooks.createRuntime[0].path: \"bin/hook\" is not an absolute path"},
     {"\"mounts\":[{\"destination\":\"\"}]", "config.json: mounts[0].destination: must not be empty"},
+    {"\"linux\":{\"intelRdt\":{\"closID\":\"g\"}}",
+     "config.json: linux.intelRdt: Intel RDT (resctrl) is not supported by keel"},
+    {"\"linux\":{\"memoryPolicy\":{\"mode\":\"MPOL_BIND\",\"nodes\":\"0\"}}",
+     "config.json: linux.memoryPolicy: NUMA memory policies are not supported by keel"},
+    {"\"linux\":{\"netDevices\":{\"eth0\":{}}}",
+     "config.json: linux.netDevices: moving network devices is not supported by keel"},
 };
 
 static void run_case(const struct error_case *k)

@@ -30,8 +30,9 @@ static struct spec_config *load(const char *file)
     return cfg;
 }
 
-/* Every real config of the corpus parses; all but crun's rootless one
- * (user namespace without mappings: crun invents them, runc refuses) are valid. */
+/* Every config of the corpus parses; all are valid but crun's rootless one
+ * (user namespace without mappings: crun invents them, runc refuses) and
+ * keel-unsupported.json. */
 static void test_corpus(void)
 {
     cleanup_free char *dir = xasprintf("%s/fuzz/corpus/config", KEEL_SRCDIR);
@@ -54,6 +55,8 @@ static void test_corpus(void)
         if (strcmp(de->d_name, "crun-spec-rootless.json") == 0) {
             CHECK(&c, r < 0);
             CHECK(&c, err && strstr(err->msg, "linux.uidMappings") != NULL);
+        } else if (strcmp(de->d_name, "keel-unsupported.json") == 0) {
+            CHECK(&c, r < 0);
         } else {
             if (r < 0)
                 fprintf(stderr, "%s: %s\n", de->d_name, error_msg(err));
@@ -194,9 +197,6 @@ static void test_full_linux(const struct spec_linux *l)
     CHECK(&c, l->devices[2].type == 'p' && !l->devices[2].file_mode.set);
     CHECK_STREQ(&c, l->cgroups_path, "/myRuntime/myContainer");
     test_full_resources(&l->resources);
-    CHECK(&c, l->intel_rdt.set && l->intel_rdt.enable_cmt && l->intel_rdt.enable_mbm);
-    CHECK_STREQ(&c, l->intel_rdt.clos_id, "guaranteed_group");
-    CHECK_STREQ(&c, l->intel_rdt.mem_bw_schema, "MB:0=20;1=70");
     CHECK(&c, l->sysctl.n == 3);
     CHECK_STREQ(&c, l->sysctl.items[1].key, "net.core.somaxconn");
     const struct spec_seccomp *s = l->seccomp;
@@ -220,14 +220,6 @@ static void test_full_linux(const struct spec_linux *l)
     CHECK(&c, l->mount_label != NULL);
     CHECK(&c, l->personality.set);
     CHECK_STREQ(&c, l->personality.domain, "LINUX32");
-    CHECK(&c, l->memory_policy.set);
-    CHECK_STREQ(&c, l->memory_policy.mode, "MPOL_INTERLEAVE");
-    CHECK_STREQ(&c, l->memory_policy.nodes, "0-3");
-    CHECK(&c, strv_len(l->memory_policy.flags) == 1);
-    CHECK(&c, l->n_net_devices == 2);
-    CHECK_STREQ(&c, l->net_devices[0].host_name, "eth1");
-    CHECK_STREQ(&c, l->net_devices[0].name, "ctr1");
-    CHECK(&c, l->net_devices[1].name == NULL);
 }
 
 static void test_full(void)
@@ -253,6 +245,33 @@ static void test_full(void)
     CHECK(&c, cfg->annotations.n == 2);
     CHECK_STREQ(&c, cfg->annotations.items[1].value, "value2");
     test_full_linux(cfg->linux);
+}
+
+/* Parsed faithfully, then refused by validation: keel does not implement
+ * Intel RDT, NUMA memory policies or network device moves. */
+static void test_unsupported(void)
+{
+    cleanup_spec_config struct spec_config *cfg = load("keel-unsupported.json");
+    CHECK(&c, cfg != NULL);
+    if (cfg == NULL)
+        return;
+    const struct spec_linux *l = cfg->linux;
+    CHECK(&c, l->intel_rdt.set && l->intel_rdt.enable_cmt && l->intel_rdt.enable_mbm);
+    CHECK_STREQ(&c, l->intel_rdt.clos_id, "guaranteed_group");
+    CHECK_STREQ(&c, l->intel_rdt.mem_bw_schema, "MB:0=20;1=70");
+    CHECK_STREQ(&c, l->intel_rdt.schemata, "L2:0=ff\nMB:0=50");
+    CHECK(&c, l->memory_policy.set);
+    CHECK_STREQ(&c, l->memory_policy.mode, "MPOL_INTERLEAVE");
+    CHECK_STREQ(&c, l->memory_policy.nodes, "0-3");
+    CHECK(&c, strv_len(l->memory_policy.flags) == 1);
+    CHECK(&c, l->n_net_devices == 2);
+    CHECK_STREQ(&c, l->net_devices[0].host_name, "eth1");
+    CHECK_STREQ(&c, l->net_devices[0].name, "ctr1");
+    CHECK(&c, l->net_devices[1].name == NULL);
+    cleanup_error struct keel_error *err = NULL;
+    CHECK(&c, spec_validate_config(cfg, &err) < 0);
+    CHECK_STREQ(&c, error_msg(err),
+                "config.json: linux.intelRdt: Intel RDT (resctrl) is not supported by keel");
 }
 
 /* Configs podman 4.3 and containerd 1.6 (ctr run) wrote on this machine. */
@@ -364,6 +383,7 @@ int main(void)
     test_runc_spec();
     test_full();
     test_engine_configs();
+    test_unsupported();
     test_process_json();
     test_resources_json();
     test_nulls();

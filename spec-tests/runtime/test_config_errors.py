@@ -83,6 +83,8 @@ CASES = [
     ("device-bad-type",
      set_in(("linux", "devices"), [{"path": "/dev/x", "type": "q", "major": 1, "minor": 1}]),
      'config.json: linux.devices[0].type: unknown device type "q"', True),
+    ("intel-rdt-unsupported", set_in(("linux", "intelRdt"), {"closID": "keeltest"}),
+     "config.json: linux.intelRdt: Intel RDT (resctrl) is not supported by keel", False),
     ("process-not-an-object", chain(delete_in(("process",)), set_in(("process",), "sh")),
      "config.json: process: expected an object, got a string", True),
 ]
