@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "keel_features.h"
+#include "mount_options.h"
 #include "json.h"
 #include "spec.h"
 
@@ -19,74 +20,25 @@ static const char *const features_hooks[] = {
     "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop", NULL,
 };
 
-/* mounts: the generic options mount_options.c understands (filesystem
- * specific data such as "mode=755" is passed through, not listed; the spec
- * says so).  idmap/ridmap are refused for now and so not listed. */
-static const char *const features_mount_options[] = {
-    "acl",
-    "async",
-    "atime",
-    "bind",
-    "defaults",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "iversion",
-    "lazytime",
-    "loud",
-    "mand",
-    "noacl",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "noiversion",
-    "nolazytime",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "nosymfollow",
-    "private",
-    "ratime",
-    "rbind",
-    "rdev",
-    "rdiratime",
-    "relatime",
-    "remount",
-    "rexec",
-    "rnoatime",
-    "rnodev",
-    "rnodiratime",
-    "rnoexec",
-    "rnorelatime",
-    "rnostrictatime",
-    "rnosuid",
-    "rnosymfollow",
-    "ro",
-    "rprivate",
-    "rrelatime",
-    "rro",
-    "rrw",
-    "rshared",
-    "rslave",
-    "rstrictatime",
-    "rsuid",
-    "rsymfollow",
-    "runbindable",
-    "rw",
-    "shared",
-    "silent",
-    "slave",
-    "strictatime",
-    "suid",
-    "symfollow",
-    "sync",
-    "tmpcopyup",
-    "unbindable",
-    NULL,
-};
+/* mounts: the generic options are mount_options.c's own table, less the
+ * ones it refuses (idmap/ridmap for now), so this never claims more than
+ * the mount code accepts.  Filesystem data ("mode=755") is not listed, as
+ * the spec says. */
+static void gen_mount_options(yajl_gen g)
+{
+    json_gen_key(g, "mountOptions");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < mount_options_count(); i++) {
+        const char *name = mount_options_name(i);
+        char *one[] = {(char *)name, NULL};
+        struct mount_options o;
+        if (mount_options_parse(one, "features", &o, NULL) < 0)
+            continue;
+        mount_options_release(&o);
+        json_gen_string(g, name);
+    }
+    yajl_gen_array_close(g);
+}
 
 /* security: the architectures seccomp_compile.c maps to libseccomp. */
 static const char *const features_seccomp_archs[] = {
@@ -201,7 +153,7 @@ char *features_json(size_t *len)
     json_gen_kv_string(g, "ociVersionMin", FEATURES_OCI_VERSION_MIN);
     json_gen_kv_string(g, "ociVersionMax", KEEL_OCI_VERSION);
     gen_strv(g, "hooks", features_hooks);
-    gen_strv(g, "mountOptions", features_mount_options);
+    gen_mount_options(g);
     gen_linux(g);
     json_gen_key(g, "annotations");
     yajl_gen_map_open(g);

@@ -87,6 +87,8 @@ def test_keel_claims(rt, features):
     assert lnx["apparmor"] == {"enabled": False} and lnx["selinux"] == {"enabled": False}
     assert lnx["intelRdt"] == {"enabled": False}
     assert lnx["mountExtensions"] == {"idmap": {"enabled": False}}
+    # The idmap mount option and the idmap extension go together.
+    assert ("idmap" in features["mountOptions"]) == lnx["mountExtensions"]["idmap"]["enabled"]
     assert set(lnx["seccomp"]["actions"]) == SECCOMP_ACTIONS
     assert set(lnx["seccomp"]["operators"]) == SECCOMP_OPERATORS
     assert features["potentiallyUnsafeConfigAnnotations"] == []
