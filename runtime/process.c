@@ -359,6 +359,23 @@ int process_find_executable(const struct spec_process *p, char **out, struct kee
     return error_set(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
+/* The home directory of uid in the container's /etc/passwd, or "/". */
+static char *process_home_of(uid_t uid)
+{
+    cleanup_file FILE *f = fopen("/etc/passwd", "re");
+    char line[1024];
+    while (f && fgets(line, sizeof line, f)) {
+        char *fields[7];
+        int n = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(line, ":\n", &save); t && n < 7; t = strtok_r(NULL, ":\n", &save))
+            fields[n++] = t;
+        if (n >= 6 && strtoul(fields[2], NULL, 10) == uid)
+            return xstrdup(fields[5]);
+    }
+    return xstrdup("/");
+}
+
 int process_exec(const struct spec_process *p, const char *path, char **extra_env, struct keel_error **err)
 {
     if (p->exec_cpu_affinity.final &&
@@ -366,11 +383,20 @@ int process_exec(const struct spec_process *p, const char *path, char **extra_en
         return -1;
     char **env = p->env;
     cleanup_free char **merged = NULL;
-    if (extra_env && extra_env[0]) {
-        size_t n = strv_len(p->env), m = strv_len(extra_env);
-        merged = xcalloc(n + m + 1, sizeof(char *));
-        memcpy(merged, p->env, n * sizeof(char *));
-        memcpy(merged + n, extra_env, m * sizeof(char *));
+    cleanup_free char *home = NULL;
+    if (!process_env_get(p->env, "HOME")) {
+        cleanup_free char *dir = process_home_of(p->user.uid);
+        home = xasprintf("HOME=%s", dir);
+    }
+    if ((extra_env && extra_env[0]) || home) {
+        size_t n = strv_len(p->env), m = extra_env ? strv_len(extra_env) : 0;
+        merged = xcalloc(n + m + 2, sizeof(char *));
+        if (n)
+            memcpy(merged, p->env, n * sizeof(char *));
+        if (m)
+            memcpy(merged + n, extra_env, m * sizeof(char *));
+        if (home)
+            merged[n + m] = home;
         env = merged;
     }
     static char *const empty[] = {NULL};

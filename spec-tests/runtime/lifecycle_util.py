@@ -52,3 +52,9 @@ def pid_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except FileNotFoundError:
         return False
+
+
+def is_runc(rt):
+    """runc 1.1 differs from keel in documented ways (it only warns about
+    unknown capabilities, has no domainname); tests say which."""
+    return "runc" in rt.path.rsplit("/", 1)[-1]
