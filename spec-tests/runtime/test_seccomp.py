@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 
+from lifecycle_util import run_files
 from seccomp_profiles import hostile_profiles, podman_default
 
 SIGSYS = 31
@@ -174,7 +175,7 @@ def test_hostile_profiles_are_refused(rt, bundle, name, prof, needle):
     bundle.config["linux"]["seccomp"] = prof
     bundle.set_args("true")
     c = cid()
-    r = rt.run("create", "--bundle", bundle.path, c, timeout=60)
+    r = run_files(rt, "create", "--bundle", bundle.path, c, timeout=60)
     assert r.returncode != 0
     if needle:
         assert needle in r.stderr
@@ -277,7 +278,7 @@ def test_notify_without_listener_path_is_refused(rt, bundle):
                                          "syscalls": [{"names": MKDIR, "action": "SCMP_ACT_NOTIFY"}]}
     bundle.set_args("true")
     c = cid()
-    r = rt.run("create", "--bundle", bundle.path, c, timeout=60)
+    r = run_files(rt, "create", "--bundle", bundle.path, c, timeout=60)
     assert r.returncode != 0
     assert c not in rt.list_ids()
 
