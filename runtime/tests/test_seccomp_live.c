@@ -568,6 +568,28 @@ static void test_notify(void)
     CHECK(&c, exited_ok(tst));
     unlink(sock_path);
 
+    /* TSYNC with a listener: the kernel wants TSYNC_ESRCH added, and still
+     * hands out the fd. */
+    cleanup_free char *json_tsync =
+        xasprintf("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"%s\",\"flags\":[\"SECCOMP_FILTER_"
+                  "FLAG_TSYNC\"],"
+                  "\"syscalls\":[{\"names\":[\"getpgid\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}",
+                  sock_path);
+    cleanup_seccomp_program struct seccomp_program *ts = build(json_tsync, NULL);
+    fflush(NULL);
+    pid_t tchild = fork();
+    if (tchild == 0) {
+        alarm(20);
+        int nfd = -1;
+        if (ts == NULL || seccomp_program_load(ts, &nfd, NULL) < 0)
+            child_exit(1);
+        child_exit(nfd >= 0 ? 0 : 2);
+    }
+    int tsst = -1;
+    if (tchild > 0)
+        waitpid(tchild, &tsst, 0);
+    CHECK(&c, exited_ok(tsst));
+
     /* No agent listening: sending is an error naming the path. */
     cleanup_error struct keel_error *err = NULL;
     CHECK(&c, seccomp_notify_send(sock_path, 0, "{\"ociVersion\":\"1.2.0\",\"pid\":1}", NULL, &err) < 0);
