@@ -3,10 +3,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "bundle.h"
+#include "bundle_internal.h"
 #include "cleanup.h"
 #include "convert.h"
 #include "error.h"
@@ -55,17 +58,40 @@ static int bundle_fill(struct store *s, const struct oci_manifest *m, int bundle
     cleanup_image_config struct image_config *ic = NULL;
     if (image_config_parse(config, len, &ic, err) < 0)
         return -1;
-    if (mkdirat(bundlefd, "rootfs", 0755) < 0)
-        return error_set(err, errno, "creating the bundle's rootfs");
-    cleanup_close int rootfd = openat(bundlefd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (rootfd < 0)
-        return error_set(err, errno, "opening the bundle's rootfs");
-    if (bundle_apply_layers(s, m, ic, rootfd, o, err) < 0)
-        return -1;
+    cleanup_close int rootfd = -1;
+    if (o->overlay) {
+        if (bundle_fill_overlay(s, m, ic, bundlefd, o, &rootfd, err) < 0)
+            return -1;
+    } else {
+        if (mkdirat(bundlefd, "rootfs", 0755) < 0)
+            return error_set(err, errno, "creating the bundle's rootfs");
+        rootfd = openat(bundlefd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rootfd < 0)
+            return error_set(err, errno, "opening the bundle's rootfs");
+        if (bundle_apply_layers(s, m, ic, rootfd, o, err) < 0)
+            return -1;
+    }
     cleanup_free char *json = NULL;
     if (convert_image_config(ic, rootfd, &o->convert, &json, &len, err) < 0)
         return error_prefix(err, "making config.json");
     return file_write_atomic_at(bundlefd, "config.json", json, len, 0644, err);
+}
+
+/* Unmount an overlay rootfs, if there is one (a plain rootfs is no mount point). */
+static void bundle_unmount_rootfs(int bundlefd)
+{
+    char target[64];
+    snprintf(target, sizeof(target), "/proc/self/fd/%d/rootfs", bundlefd);
+    umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
+}
+
+int bundle_remove(const char *dir, struct keel_error **err)
+{
+    cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(err, errno, "opening bundle `%s`", dir);
+    bundle_unmount_rootfs(fd);
+    return fs_remove_tree(dir, err);
 }
 
 /* Whether dir is an empty directory. */
@@ -98,10 +124,13 @@ int bundle_unpack(struct store *s, const struct oci_manifest *m, const char *dir
     if (rc == 0)
         return 0;
     /* Leave nothing half-made: the directory too when this call made it. */
+    if (bundlefd >= 0)
+        bundle_unmount_rootfs(bundlefd);
     if (created) {
         fs_remove_tree(dir, NULL);
     } else if (bundlefd >= 0) {
         fs_remove_tree_at(bundlefd, "rootfs", NULL);
+        fs_remove_tree_at(bundlefd, "overlay", NULL);
         unlinkat(bundlefd, "config.json", 0);
     }
     return error_prefix(err, "unpacking into `%s`", dir);

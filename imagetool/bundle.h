@@ -4,6 +4,7 @@
 #ifndef KEEL_HOIST_BUNDLE_H
 #define KEEL_HOIST_BUNDLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "convert.h"
@@ -19,11 +20,19 @@ struct bundle_opts {
     const struct layer_owner *owner; /* ownership strategy (layer_owner.h) */
     struct convert_opts convert;
     uint64_t max_layer_bytes, max_layer_entries; /* 0: defaults of layer.h */
+    bool overlay;                                /* rootfs: an overlayfs mount of cached layers (cache.h) */
     const struct keel_log *log;
 };
 
-/* Unpack manifest m into dir, which must not exist or be an empty directory. */
+/* Unpack manifest m into dir, which must not exist or be an empty directory.
+ * With o->overlay, dir/rootfs is left mounted: bundle_remove() undoes it. */
 int bundle_unpack(struct store *s, const struct oci_manifest *m, const char *dir, const struct bundle_opts *o,
                   struct keel_error **err);
+
+/* Remove a bundle made by bundle_unpack (unmounting an overlay rootfs). */
+int bundle_remove(const char *dir, struct keel_error **err);
+
+/* Whether this kernel mounts overlayfs here (as root). */
+bool bundle_overlay_supported(void);
 
 #endif

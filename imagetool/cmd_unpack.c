@@ -29,6 +29,8 @@ static void unpack_usage(FILE *out)
                  "  --gid-map C:H:N               the same for gids\n"
                  "  --max-layer-size BYTES        refuse a layer whose entries add up to more\n"
                  "  --max-layer-entries N         refuse a layer with more entries\n"
+                 "  --overlay[=true|false]        rootfs as an overlay mount of cached layers\n"
+                 "                                (remove such a bundle with `umount BUNDLE/rootfs` first)\n"
                  "  -h, --help                    this help\n");
 }
 
@@ -132,8 +134,15 @@ int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_err
                 goto out;
             break;
         case OPT_OVERLAY:
-            error_set(err, ENOTSUP, "--overlay: the layer cache is not implemented yet");
-            goto out;
+            if (!optarg || strcmp(optarg, "true") == 0) {
+                bo.overlay = true;
+            } else if (strcmp(optarg, "false") == 0) {
+                bo.overlay = false;
+            } else {
+                error_set(err, EINVAL, "--overlay: expected true or false, got `%s`", optarg);
+                goto out;
+            }
+            break;
         case 'h':
             unpack_usage(stdout);
             rc = 0;
@@ -150,6 +159,16 @@ int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_err
     }
     {
         const char *ref = argv[optind], *dir = argv[optind + 1];
+        if (bo.overlay && (rootless || uids.n || gids.n)) {
+            error_set(err, ENOTSUP,
+                      "--overlay: the layer cache holds root-owned layers only; it cannot be "
+                      "combined with --rootless, --uid-map or --gid-map");
+            goto out;
+        }
+        if (bo.overlay && !bundle_overlay_supported()) {
+            error_set(err, ENOTSUP, "--overlay: this kernel has no overlayfs (or hoist is not root)");
+            goto out;
+        }
         struct layer_owner owner;
         bo.convert.rootless = rootless;
         bo.convert.uid_map = &uids;

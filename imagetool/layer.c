@@ -181,6 +181,8 @@ int layer_apply(int rootfd, int blobfd, const struct layer_apply_opts *opts, str
     const char *label = opts->digest ? opts->digest : opts->diff_id ? opts->diff_id : "(no digest)";
     struct layer_ctx ctx = {.opts = opts, .rootfd = rootfd};
     layer_dirs_init(&ctx.dirs, rootfd);
+    if (opts->overlay)
+        layer_overlay_init(&ctx);
     struct layer_stream *s = NULL;
     int rc = layer_stream_open(blobfd, opts->compression, &s, err);
     if (rc == 0) {

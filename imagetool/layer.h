@@ -35,7 +35,13 @@ struct layer_apply_opts {
     uint64_t max_bytes;              /* 0: LAYER_DEFAULT_MAX_BYTES */
     uint64_t max_entries;            /* 0: LAYER_DEFAULT_MAX_ENTRIES */
     const struct layer_owner *owner; /* ownership strategy (layer_owner.h) */
-    const struct keel_log *log;      /* warnings (skipped devices...); may be NULL */
+    /* Overlay mode: extract into an empty directory as an overlayfs layer
+     * (whiteouts as 0:0 character devices, opaque directories marked with
+     * trusted.overlay.opaque) above the layers lower_fds (top first). */
+    bool overlay;
+    const int *lower_fds;
+    size_t n_lower;
+    const struct keel_log *log; /* warnings (skipped devices...); may be NULL */
 };
 
 /* Apply the layer read from blobfd (read to its end) onto the directory

@@ -165,6 +165,10 @@ static int entry_make_dir(struct layer_ctx *ctx, struct archive_entry *e, const 
             if (mkdirat(dirfd, name, 0700) < 0)
                 return error_set(err, errno, "creating the directory");
             fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            /* In an overlay layer the new directory must hide, not merge
+             * with, what the lower layers have at this path. */
+            if (fd >= 0 && ctx->opts->overlay && layer_overlay_set_opaque(fd, err) < 0)
+                return -1;
         }
     }
     if (fd < 0)
@@ -268,9 +272,17 @@ static int entry_make_hardlink(struct layer_ctx *ctx, const char *path, const ch
     if (slash)
         *slash = '\0';
     cleanup_close int tdir = entry_open_link_parent(ctx->rootfd, slash ? target : "", err);
+    struct stat st;
+    if (ctx->opts->overlay && (tdir < 0 || fstatat(tdir, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)) {
+        /* Only a lower layer has it. */
+        error_free(*err);
+        *err = NULL;
+        if (slash)
+            *slash = '/';
+        return layer_overlay_copy_lower(ctx, target, dirfd, name, err);
+    }
     if (tdir < 0)
         return -1;
-    struct stat st;
     if (fstatat(tdir, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return error_set(err, errno, "hardlink target `%s`", linkname);
     if (S_ISDIR(st.st_mode))

@@ -34,6 +34,10 @@ struct layer_dirs {
     size_t *ends; /* ends[i]: length of path's prefix of i+1 components */
     int *fds;     /* fds[i]: that prefix, O_PATH */
     size_t depth, cap;
+    /* Makes a missing parent directory `prefix` as comp in parent; NULL:
+     * mkdirat 0755 (overlay mode copies the lower layers' attributes). */
+    int (*make_dir)(void *arg, int parent, const char *comp, const char *prefix, struct keel_error **err);
+    void *make_dir_arg;
 };
 void layer_dirs_init(struct layer_dirs *d, int rootfd);
 void layer_dirs_release(struct layer_dirs *d);
@@ -78,6 +82,15 @@ bool layer_seen_under(const struct layer_ctx *ctx, const char *path);
 
 /* A whiteout entry `dir/base` (base starts with ".wh."). */
 int layer_whiteout_apply(struct layer_ctx *ctx, const char *dir, const char *base, struct keel_error **err);
+
+/* Overlay mode (layer_overlay.c): whiteouts become overlayfs whiteouts. */
+int layer_overlay_init(struct layer_ctx *ctx);
+int layer_overlay_whiteout(struct layer_ctx *ctx, const char *dir, const char *base, struct keel_error **err);
+/* Mark directory fd (opened O_PATH or not) opaque for overlayfs. */
+int layer_overlay_set_opaque(int fd, struct keel_error **err);
+/* A hardlink whose target only a lower layer has: copy it to dirfd/name. */
+int layer_overlay_copy_lower(struct layer_ctx *ctx, const char *target, int dirfd, const char *name,
+                             struct keel_error **err);
 
 #define LAYER_WHITEOUT_PREFIX ".wh."
 #define LAYER_WHITEOUT_OPAQUE ".wh..wh..opq"

@@ -185,7 +185,15 @@ int layer_dirs_get(struct layer_dirs *d, const char *dir, bool create, bool *mis
                     *missing = true;
                 return -1;
             }
-            if (mkdirat(parent, comp, 0755) < 0 && errno != EEXIST) {
+            if (d->make_dir) {
+                char *prefix = xstrndup(dir, end);
+                int r = d->make_dir(d->make_dir_arg, parent, comp, prefix, err);
+                free(prefix);
+                if (r < 0) {
+                    dirs_pop_to(d, d->depth);
+                    return -1;
+                }
+            } else if (mkdirat(parent, comp, 0755) < 0 && errno != EEXIST) {
                 int e = errno;
                 dirs_pop_to(d, d->depth);
                 return error_set(err, e, "creating parent directory `%.*s`", (int)end, dir);

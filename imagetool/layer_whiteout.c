@@ -71,6 +71,8 @@ int layer_whiteout_apply(struct layer_ctx *ctx, const char *dir, const char *bas
     const char *victim = base + strlen(LAYER_WHITEOUT_PREFIX);
     if (!opaque && (victim[0] == '\0' || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0))
         return error_set(err, 0, "whiteout of `%s` is not allowed", victim[0] ? victim : "(empty name)");
+    if (ctx->opts->overlay)
+        return layer_overlay_whiteout(ctx, dir, base, err);
     bool missing;
     int dirfd = layer_dirs_get(&ctx->dirs, dir, false, &missing, err);
     if (dirfd < 0)

@@ -1,0 +1,119 @@
+"""--overlay: layers extracted once into the cache (keyed by ChainID), the
+rootfs an overlayfs mount whose merged view equals the plain rootfs."""
+import os
+import subprocess
+import time
+
+import pytest
+
+import layers as L
+from test_unpack_umoci import IMAGES
+
+
+def overlay_ok():
+    if os.geteuid() != 0:
+        return False
+    with open("/proc/filesystems") as f:
+        return "\toverlay\n" in f.read()
+
+
+pytestmark = pytest.mark.skipif(not overlay_ok(), reason="needs root and overlayfs")
+
+
+def umount(path):
+    subprocess.run(["umount", path], stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def overlay_bundles(unpacker):
+    made = []
+    yield made
+    for b in made:
+        umount(os.path.join(b, "rootfs"))
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_overlay_view_equals_plain_rootfs(unpacker, overlay_bundles, name):
+    u = unpacker
+    ref = u.image(IMAGES[name])
+    plain = str(u.tmp / "plain")
+    r = u.unpack(ref, bundle=plain)
+    assert r.returncode == 0, r.stderr
+    ov = str(u.tmp / "ov")
+    overlay_bundles.append(ov)
+    r = u.unpack(ref, "--overlay", bundle=ov)
+    assert r.returncode == 0, r.stderr
+    mine, _ = L.tree(os.path.join(ov, "rootfs"))
+    theirs, _ = L.tree(os.path.join(plain, "rootfs"))
+    assert sorted(mine) == sorted(theirs)
+    diffs = {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
+    assert diffs == {}
+    assert open(os.path.join(ov, "config.json")).read() == open(os.path.join(plain, "config.json")).read()
+
+
+def test_second_bundle_reuses_the_cache(unpacker, overlay_bundles):
+    u = unpacker
+    ref = u.image([[L.file("a/%d" % i, os.urandom(1000)) for i in range(500)], [L.file("b", "b")]])
+    first, second = str(u.tmp / "b1"), str(u.tmp / "b2")
+    overlay_bundles += [first, second]
+    assert u.unpack(ref, "--overlay", bundle=first).returncode == 0
+    cache = os.path.join(u.store, "overlay", "layers")
+    entries = sorted(os.listdir(cache))
+    assert len(entries) == 2
+    t = time.monotonic()
+    r = u.unpack(ref, "--overlay", bundle=second)
+    elapsed = time.monotonic() - t
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(cache)) == entries
+    assert elapsed < 0.5, elapsed  # one mount, no extraction (the target is 50 ms; CI machines are noisy)
+    # Writes go to the bundle's own upper directory, never to the cache.
+    with open(os.path.join(second, "rootfs", "b"), "w") as f:
+        f.write("changed")
+    assert open(os.path.join(first, "rootfs", "b")).read() == "b"
+    assert os.path.exists(os.path.join(second, "overlay", "upper", "b"))
+
+
+def test_overlay_whiteouts_are_overlayfs_whiteouts(unpacker, overlay_bundles):
+    u = unpacker
+    ref = u.image([[L.dir("d"), L.file("d/x", "x"), L.file("gone", "g")],
+                   [L.whiteout("gone"), L.opaque("d"), L.file("d/y", "y")]])
+    ov = str(u.tmp / "ov")
+    overlay_bundles.append(ov)
+    r = u.unpack(ref, "--overlay", bundle=ov)
+    assert r.returncode == 0, r.stderr
+    cache = os.path.join(u.store, "overlay", "layers")
+    top = [e for e in os.listdir(cache) if os.path.exists(os.path.join(cache, e, "gone"))][0]
+    st = os.lstat(os.path.join(cache, top, "gone"))
+    assert os.major(st.st_rdev) == 0 and os.minor(st.st_rdev) == 0
+    assert os.getxattr(os.path.join(cache, top, "d"), "trusted.overlay.opaque") == b"y"
+    assert sorted(os.listdir(os.path.join(ov, "rootfs"))) == ["d"]
+    assert os.listdir(os.path.join(ov, "rootfs", "d")) == ["y"]
+
+
+def test_overlay_failure_leaves_no_bundle_and_no_cache_entry(unpacker):
+    u = unpacker
+    ref = u.image([[L.file("ok", "x")], [L.file("../evil", "x")]])
+    r = u.unpack(ref, "--overlay")
+    assert r.returncode != 0 and "entry `../evil`" in r.stderr
+    assert not os.path.exists(u.bundle)
+    assert len(os.listdir(os.path.join(u.store, "overlay", "layers"))) == 1  # the good lower layer only
+    assert os.listdir(os.path.join(u.store, "overlay", "tmp")) == []
+
+
+@pytest.mark.parametrize("args", [["--overlay", "--rootless"], ["--overlay", "--uid-map", "0:1000:10"],
+                                  ["--overlay=maybe"]])
+def test_overlay_refuses_what_it_cannot_do(unpacker, args):
+    u = unpacker
+    ref = u.image([[L.file("a", "x")]])
+    r = u.unpack(ref, *args)
+    assert r.returncode != 0 and "--overlay" in r.stderr, r.stderr
+    assert not os.path.exists(u.bundle)
+
+
+def test_overlay_false_is_a_plain_copy(unpacker):
+    u = unpacker
+    ref = u.image([[L.file("a", "x")]])
+    r = u.unpack(ref, "--overlay=false")
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(os.path.join(u.store, "overlay"))
+    assert not os.path.ismount(u.rootfs())
