@@ -13,5 +13,11 @@ int cmd_delete(struct keel_context *ctx, int argc, char **argv, struct keel_erro
 int cmd_list(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_spec(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_features(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_exec(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_ps(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_pause(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_resume(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_update(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_events(struct keel_context *ctx, int argc, char **argv, struct keel_error **err);
 
 #endif

@@ -25,6 +25,12 @@ static const struct keel_command keel_commands[] = {
     {"list", cmd_list, "list containers"},
     {"spec", cmd_spec, "write a starter config.json into a bundle"},
     {"features", cmd_features, "print the runtime-spec features document"},
+    {"exec", cmd_exec, "run a new process in a running container"},
+    {"ps", cmd_ps, "list the processes of a container"},
+    {"pause", cmd_pause, "freeze every process of a container"},
+    {"resume", cmd_resume, "thaw a paused container"},
+    {"update", cmd_update, "change a container's resource limits"},
+    {"events", cmd_events, "print a container's statistics and OOM events"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,354 @@
+/* keel exec: see exec.h for the process layout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cleanup.h"
+#include "container.h"
+#include "error.h"
+#include "exec_internal.h"
+#include "fileutil.h"
+#include "process.h"
+#include "seccomp.h"
+#include "state.h"
+#include "sync.h"
+#include "terminal.h"
+#include "xalloc.h"
+
+/* Join order: the user namespace first (it owns the others), mnt last (it
+ * changes the root, after which /proc paths would be the container's). */
+static const struct {
+    const char *name;
+    int flag;
+} ns_order[] = {
+    {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},
+    {"pid", CLONE_NEWPID},   {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME}, {"mnt", CLONE_NEWNS},
+};
+#define N_NS (sizeof(ns_order) / sizeof(ns_order[0]))
+
+struct exec_job {
+    const struct exec_opts *o;
+    struct spec_config *cfg;
+    struct spec_process *p;
+    struct seccomp_program *seccomp;
+    int ns_fd[N_NS];
+    int sock; /* the child's end */
+};
+
+/* Open the init's namespaces that differ from ours. */
+static int open_namespaces(pid_t pid, int fds[N_NS], struct keel_error **err)
+{
+    for (size_t i = 0; i < N_NS; i++) {
+        fds[i] = -1;
+        char path[64], self[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns_order[i].name);
+        snprintf(self, sizeof self, "/proc/self/ns/%s", ns_order[i].name);
+        struct stat a, b;
+        if (stat(self, &b) < 0)
+            continue; /* the kernel lacks this namespace type */
+        if (stat(path, &a) < 0)
+            return error_set(err, errno, "opening the container's %s namespace `%s`", ns_order[i].name, path);
+        if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            continue;
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0)
+            return error_set(err, errno, "opening the container's %s namespace `%s`", ns_order[i].name, path);
+    }
+    return 0;
+}
+
+static void reset_signals(void)
+{
+    sigset_t all;
+    sigemptyset(&all);
+    for (int s = 1; s < NSIG; s++)
+        signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/* The exec process: never returns. */
+__attribute__((noreturn)) static void process_main(struct exec_job *j)
+{
+    cleanup_error struct keel_error *err = NULL;
+    cleanup_free char *exe = NULL;
+    const struct spec_process *p = j->p;
+    reset_signals();
+    cleanup_sync_msg struct sync_msg go = {.fd = -1};
+    if (sync_expect(j->sock, SYNC_CONTINUE, &go, &err) < 0)
+        _exit(1);
+    if (p->terminal) {
+        int master, slave;
+        if (terminal_open_pty(&p->console_size, &master, &slave, &err) < 0)
+            goto fail;
+        int r = sync_send(j->sock, SYNC_PTY, 0, NULL, 0, master, &err);
+        close(master);
+        if (r < 0 || terminal_make_controlling(slave, &err) < 0)
+            goto fail;
+        close(slave);
+    } else if (setsid() < 0) {
+        error_set(&err, errno, "setsid");
+        goto fail;
+    }
+    if (process_apply_limits(p, j->cfg->linux, &err) < 0 ||
+        process_close_fds(j->o->preserve_fds, j->sock, -1, &err) < 0 || process_chdir(p, &err) < 0 ||
+        process_find_executable(p, &exe, &err) < 0 || process_refuse_runtime_exe(exe, &err) < 0)
+        goto fail;
+    /* without no_new_privs the filter needs CAP_SYS_ADMIN: load it before the drop */
+    int notify_fd = -1;
+    if (j->seccomp && !p->no_new_privileges && seccomp_program_load(j->seccomp, &notify_fd, &err) < 0)
+        goto fail;
+    if (process_apply_identity(p, &err) < 0)
+        goto fail;
+    if (j->seccomp && p->no_new_privileges && seccomp_program_load(j->seccomp, &notify_fd, &err) < 0)
+        goto fail;
+    if (notify_fd >= 0)
+        close(notify_fd); /* the container's agent already serves the init's listener */
+    process_exec(p, exe, NULL, &err);
+fail:
+    sync_send_error(j->sock, err);
+    _exit(127);
+}
+
+/* The joiner: setns everything, fork the process, report its pid. */
+__attribute__((noreturn)) static void joiner_main(struct exec_job *j)
+{
+    cleanup_error struct keel_error *err = NULL;
+    for (size_t i = 0; i < N_NS; i++) {
+        if (j->ns_fd[i] < 0)
+            continue;
+        if (setns(j->ns_fd[i], ns_order[i].flag) < 0) {
+            error_set(&err, errno, "joining the container's %s namespace", ns_order[i].name);
+            sync_send_error(j->sock, err);
+            _exit(1);
+        }
+        close(j->ns_fd[i]);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        error_set(&err, errno, "fork in the container's namespaces");
+        sync_send_error(j->sock, err);
+        _exit(1);
+    }
+    if (pid == 0)
+        process_main(j);
+    char buf[32];
+    int len = snprintf(buf, sizeof buf, "%d", (int)pid);
+    _exit(sync_send(j->sock, SYNC_READY, 0, buf, (size_t)len, -1, &err) < 0 ? 1 : 0);
+}
+
+/* EOF on the CLOEXEC socket: the process exec'ed.  A message: its error. */
+static int wait_exec(int sock, struct keel_error **err)
+{
+    char c;
+    ssize_t r;
+    do
+        r = recv(sock, &c, 1, MSG_PEEK);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return 0;
+    cleanup_sync_msg struct sync_msg m = {.fd = -1};
+    if (sync_expect(sock, SYNC_CONTINUE, &m, err) < 0)
+        return -1;
+    return error_set(err, EPROTO, "exec: unexpected message from the process");
+}
+
+static bool copy_fd(int from, int to)
+{
+    char buf[8192];
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return true;
+    if (n <= 0)
+        return false;
+    return fd_write_all(to, buf, (size_t)n) == 0;
+}
+
+/* Foreground: forward signals, proxy the terminal, return the exit status. */
+static int wait_foreground(pid_t pid, int master, const sigset_t *mask, struct keel_error **err)
+{
+    cleanup_close int sfd = signalfd(-1, mask, SFD_CLOEXEC);
+    if (sfd < 0)
+        return error_set(err, errno, "signalfd");
+    struct terminal_saved saved = {0};
+    bool in_open = master >= 0, out_open = master >= 0;
+    if (master >= 0) {
+        if (isatty(0)) {
+            terminal_copy_winsize(0, master);
+            terminal_set_raw(0, &saved, NULL);
+        }
+        fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+    }
+    int status = -1;
+    for (;;) {
+        int st;
+        pid_t w = waitpid(-1, &st, WNOHANG);
+        if (w == pid) {
+            status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            break;
+        }
+        if (w < 0 && errno == ECHILD)
+            break;
+        struct pollfd p[3] = {
+            {sfd, POLLIN, 0}, {in_open ? 0 : -1, POLLIN, 0}, {out_open ? master : -1, POLLIN, 0}};
+        if (poll(p, 3, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents && !copy_fd(0, master))
+            in_open = false;
+        if (p[2].revents && !copy_fd(master, 1))
+            out_open = false;
+        if (p[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGWINCH && master >= 0)
+                    terminal_copy_winsize(0, master);
+                else if (si.ssi_signo != SIGCHLD)
+                    kill(pid, (int)si.ssi_signo);
+            }
+        }
+    }
+    /* drain what the process wrote last */
+    while (out_open && copy_fd(master, 1)) {
+        struct pollfd p = {master, POLLIN, 0};
+        if (poll(&p, 1, 0) <= 0)
+            break;
+    }
+    terminal_restore(&saved);
+    if (status < 0)
+        return error_set(err, ECHILD, "lost the exec process %d", (int)pid);
+    return status;
+}
+
+static void job_release(struct exec_job *j)
+{
+    for (size_t i = 0; i < N_NS; i++)
+        if (j->ns_fd[i] >= 0)
+            close(j->ns_fd[i]);
+    if (j->p)
+        spec_process_free(j->p);
+    if (j->cfg)
+        spec_config_free(j->cfg);
+    if (j->seccomp)
+        seccomp_program_free(j->seccomp);
+}
+
+int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct keel_error **err)
+{
+    __attribute__((cleanup(job_release))) struct exec_job j = {.o = o, .sock = -1};
+    for (size_t i = 0; i < N_NS; i++)
+        j.ns_fd[i] = -1;
+    cleanup_close int dirfd = state_dir_open(ctx->root, o->id, false, err);
+    if (dirfd < 0)
+        return -1;
+    cleanup_container_state struct container_state *s = NULL;
+    if (state_read(dirfd, o->id, &s, err) < 0)
+        return -1;
+    enum container_status st = container_status_of(dirfd, s);
+    if (st == CONTAINER_STOPPED)
+        return error_set(err, 0, "cannot exec in container \"%s\": it is stopped", o->id);
+    if (st == CONTAINER_PAUSED && !o->ignore_paused)
+        return error_set(
+            err, 0, "cannot exec in container \"%s\": it is paused (resume it, or --ignore-paused)", o->id);
+    if (spec_load_bundle(s->bundle, &j.cfg, err) < 0)
+        return error_prefix(err, "exec in container \"%s\"", o->id);
+    if (exec_load_process(j.cfg, o, &j.p, err) < 0)
+        return -1;
+    if (j.p->terminal && o->detach && !o->console_socket)
+        return error_set(err, 0, "exec: a detached process with a terminal needs --console-socket");
+    if (!j.p->terminal && o->console_socket)
+        return error_set(err, 0, "exec: --console-socket needs a terminal (-t or process.terminal)");
+    if (faccessat(dirfd, SECCOMP_STATE_FILE, F_OK, 0) == 0 &&
+        seccomp_program_load_file(dirfd, SECCOMP_STATE_FILE, &j.seccomp, err) < 0)
+        return error_prefix(err, "exec: the container's seccomp filter");
+    cleanup_cgroup_manager struct cgroup_manager *m = NULL;
+    if (s->cgroup && cgroup_manager_load(s->cgroup, &m, err) < 0)
+        return -1;
+    if (open_namespaces(s->pid, j.ns_fd, err) < 0)
+        return -1;
+    /* the pid may have been recycled between reading the state and opening /proc */
+    if (!state_process_alive(s))
+        return error_set(err, ESRCH, "cannot exec in container \"%s\": its init is gone", o->id);
+    close(steal_fd(&dirfd));
+
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return error_set(err, errno, "socketpair");
+    cleanup_close int sock = sv[0];
+    j.sock = sv[1];
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        return error_set(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+    sigset_t mask, old;
+    sigemptyset(&mask);
+    int fwd[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE};
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
+        sigaddset(&mask, fwd[i]);
+    sigprocmask(SIG_BLOCK, &mask, &old);
+    fflush(NULL);
+    pid_t joiner = fork();
+    if (joiner < 0)
+        return error_set(err, errno, "fork");
+    if (joiner == 0) {
+        close(sock);
+        joiner_main(&j);
+    }
+    close(j.sock);
+    j.sock = -1;
+
+    cleanup_sync_msg struct sync_msg ready = {.fd = -1};
+    int r = sync_expect(sock, SYNC_READY, &ready, err);
+    waitpid(joiner, NULL, 0);
+    if (r < 0)
+        return error_prefix(err, "exec in container \"%s\"", o->id);
+    pid_t pid = (pid_t)strtol(ready.payload, NULL, 10);
+    if (m && cgroup_enter(m, pid, err) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return error_prefix(err, "exec in container \"%s\"", o->id);
+    }
+    cleanup_close int master = -1;
+    if (sync_send(sock, SYNC_CONTINUE, 0, NULL, 0, -1, err) < 0)
+        goto failed;
+    if (j.p->terminal) {
+        cleanup_sync_msg struct sync_msg pty = {.fd = -1};
+        if (sync_expect(sock, SYNC_PTY, &pty, err) < 0)
+            goto failed;
+        master = steal_fd(&pty.fd);
+        if (o->console_socket) {
+            r = terminal_send_fd(o->console_socket, master, "exec", err);
+            close(steal_fd(&master));
+            if (r < 0)
+                goto failed;
+        }
+    }
+    if (wait_exec(sock, err) < 0)
+        goto failed;
+    if (o->pid_file) {
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "%d", (int)pid);
+        if (file_write_atomic(o->pid_file, buf, (size_t)len, 0644, err) < 0) {
+            kill(pid, SIGKILL);
+            return error_prefix(err, "exec: --pid-file");
+        }
+    }
+    if (o->detach)
+        return 0;
+    r = wait_foreground(pid, master, &mask, err);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return r;
+
+failed:
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return error_prefix(err, "exec in container \"%s\"", o->id);
+}

@@ -1,0 +1,184 @@
+"""`exec` into a running container: namespaces, cgroup, user, env, cwd,
+capabilities, seccomp, exit status, --detach/--pid-file, --process and a
+terminal through --console-socket (as containerd and podman call it).
+Also run against RUNTIME=/usr/sbin/runc."""
+import array
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from test_cgroups import create, state_pid, unique_path
+
+
+@pytest.fixture
+def container(rt, bundle, tmp_path):
+    def start(seccomp=None):
+        bundle.config["process"]["args"] = ["sleep", "1000"]
+        bundle.config["linux"]["cgroupsPath"] = unique_path()
+        bundle.config["hostname"] = "exechost"
+        if seccomp:
+            bundle.config["linux"]["seccomp"] = seccomp
+        bundle.write()
+        cid = "ex-" + uuid.uuid4().hex[:8]
+        rc, err = create(rt, bundle, cid, tmp_path)
+        assert rc == 0, err
+        r = rt.run("start", cid)
+        assert r.returncode == 0, r.stderr
+        return cid
+
+    return start
+
+
+def test_exec_output_status_and_namespaces(rt, container):
+    cid = container()
+    r = rt.run("exec", cid, "sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; exit 7")
+    assert r.returncode == 7, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[0] == "exechost"  # uts namespace
+    assert lines[1].startswith("sleep 1000")  # pid namespace: pid 1 is the container's init
+
+
+def test_exec_joins_the_cgroup(rt, container):
+    cid = container()
+    init = state_pid(rt, cid)
+    with open("/proc/%d/cgroup" % init) as f:
+        want = f.read()
+    r = rt.run("exec", cid, "cat", "/proc/self/cgroup")
+    assert r.returncode == 0, r.stderr
+    # same cgroup as the init in every hierarchy (paths may be namespaced: compare the sets of lines)
+    if "cgroup" in os.readlink("/proc/%d/ns/cgroup" % init) and \
+            os.readlink("/proc/%d/ns/cgroup" % init) != os.readlink("/proc/self/ns/cgroup"):
+        assert all(line.endswith(":/") for line in r.stdout.split()), r.stdout
+    else:
+        assert sorted(r.stdout.split()) == sorted(want.split())
+
+
+def test_exec_user_env_cwd_groups(rt, container):
+    cid = container()
+    r = rt.run("exec", "-u", "65534:65534", "--additional-gids", "5", "-e", "FOO=bar", "-e", "PATH=/bin",
+               "--cwd", "/tmp", cid, "sh", "-c", "id -u; id -g; id -G; echo $FOO; echo $PATH; pwd")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split("\n")
+    assert out[0] == "65534" and out[1] == "65534"
+    assert "5" in out[2].split()
+    assert out[3] == "bar" and out[4] == "/bin" and out[5] == "/tmp"
+
+
+def cap_eff(text):
+    for line in text.split("\n"):
+        if line.startswith("CapEff:"):
+            return int(line.split()[1], 16)
+    return None
+
+
+def test_exec_cap_adds_a_capability(rt, container):
+    cid = container()
+    r = rt.run("exec", cid, "cat", "/proc/self/status")
+    assert r.returncode == 0, r.stderr
+    assert not cap_eff(r.stdout) & (1 << 21)  # CAP_SYS_ADMIN not in the default set
+    r = rt.run("exec", "--cap", "CAP_SYS_ADMIN", cid, "cat", "/proc/self/status")
+    assert r.returncode == 0, r.stderr
+    assert cap_eff(r.stdout) & (1 << 21)
+
+
+def test_exec_detach_pid_file(rt, container, tmp_path):
+    cid = container()
+    pidf = tmp_path / "exec.pid"
+    errf = tmp_path / "exec.err"
+    with open(errf, "w") as err:  # the detached process keeps its stdio: no pipes
+        r = rt.run("exec", "--detach", "--pid-file", str(pidf), cid, "sleep", "100",
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    assert r.returncode == 0, errf.read_text()
+    pid = int(pidf.read_text().strip())
+    with open("/proc/%d/cmdline" % pid) as f:
+        assert f.read().split("\0")[0] == "sleep"
+    r = rt.run("ps", "--format", "json", cid)
+    assert r.returncode == 0, r.stderr
+    assert pid in json.loads(r.stdout)
+
+
+def test_exec_process_file(rt, container, tmp_path):
+    cid = container()
+    proc = {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "echo $X-$(pwd)"],
+            "env": ["PATH=/bin", "X=fromfile"], "cwd": "/etc"}
+    f = tmp_path / "process.json"
+    f.write_text(json.dumps(proc))
+    r = rt.run("exec", "--process", str(f), cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "fromfile-/etc"
+
+
+def test_exec_missing_command(rt, container):
+    cid = container()
+    r = rt.run("exec", cid, "/no/such/program")
+    assert r.returncode != 0
+    assert "no/such/program" in r.stderr
+
+
+def test_exec_in_stopped_container_fails(rt, container):
+    cid = container()
+    assert rt.run("kill", cid, "KILL").returncode == 0
+    deadline = time.time() + 10
+    while time.time() < deadline and json.loads(rt.run("state", cid).stdout)["status"] != "stopped":
+        time.sleep(0.05)
+    r = rt.run("exec", cid, "true")
+    assert r.returncode != 0
+
+
+def test_exec_uses_the_containers_seccomp_filter(rt, container):
+    seccomp = {"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    cid = container(seccomp=seccomp)
+    r = rt.run("exec", cid, "mkdir", "/tmp/denied")
+    assert r.returncode != 0
+    assert "not permitted" in r.stderr.lower() or "not permitted" in r.stdout.lower()
+
+
+def recv_fd(conn):
+    fds = array.array("i")
+    msg, anc, _flags, _addr = conn.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+    for level, typ, data in anc:
+        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+    return fds[0] if fds else None
+
+
+def test_exec_tty_console_socket(rt, container, tmp_path):
+    cid = container()
+    path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    got = {}
+
+    def accept():
+        conn, _ = srv.accept()
+        got["fd"] = recv_fd(conn)
+        conn.close()
+
+    t = threading.Thread(target=accept)
+    t.start()
+    r = rt.run("exec", "-t", "-d", "--console-socket", path, cid, "sh", "-c", "tty; echo tty-ok; sleep 2")
+    t.join(10)
+    srv.close()
+    assert r.returncode == 0, r.stderr
+    fd = got.get("fd")
+    assert fd is not None
+    out = b""
+    deadline = time.time() + 10
+    while b"tty-ok" not in out and time.time() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(fd)
+    assert b"/dev/pts/" in out and b"tty-ok" in out, out
