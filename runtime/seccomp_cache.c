@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -179,6 +180,58 @@ int seccomp_program_load_file(int dirfd, const char *name, struct seccomp_progra
     return load_with_key(dirfd, name, NULL, out, err);
 }
 
+/* Keep the cache bounded and clean, on the (already slow) miss path only:
+ * temporary files older than a minute are debris of a crashed writer, and
+ * past CACHE_MAX_ENTRIES the oldest entry goes (engines use a handful of
+ * profiles; a bundle author who varies the profile per container must not
+ * fill the runtime root). */
+#define CACHE_MAX_ENTRIES 256
+#define STALE_TMP_SECONDS 60
+
+static void cache_prune(int dirfd)
+{
+    int dfd = dup(dirfd);
+    if (dfd < 0)
+        return;
+    cleanup_dir DIR *d = fdopendir(dfd);
+    if (d == NULL) {
+        close(dfd);
+        return;
+    }
+    time_t now = time(NULL);
+    size_t n = 0;
+    char oldest[256] = "";
+    struct timespec oldest_t = {0, 0};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (e->d_name[0] == '.') {
+            if (S_ISREG(st.st_mode) && now - st.st_mtim.tv_sec > STALE_TMP_SECONDS)
+                unlinkat(dirfd, e->d_name, 0);
+            continue;
+        }
+        n++;
+        if (oldest[0] == '\0' || st.st_mtim.tv_sec < oldest_t.tv_sec ||
+            (st.st_mtim.tv_sec == oldest_t.tv_sec && st.st_mtim.tv_nsec < oldest_t.tv_nsec)) {
+            snprintf(oldest, sizeof(oldest), "%s", e->d_name);
+            oldest_t = st.st_mtim;
+        }
+    }
+    if (n >= CACHE_MAX_ENTRIES && oldest[0])
+        unlinkat(dirfd, oldest, 0);
+}
+
+static int cache_open(const char *cache_dir)
+{
+    int fd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && fs_mkdir_p(cache_dir, 0700, NULL) == 0)
+        fd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd;
+}
+
 int seccomp_program_build(const struct spec_seccomp *s, const char *cache_dir, struct seccomp_program **out,
                           struct keel_error **err)
 {
@@ -196,16 +249,16 @@ int seccomp_program_build(const struct spec_seccomp *s, const char *cache_dir, s
 
     /* Any cache trouble (unwritable root, corrupt entry) only costs the
      * compilation; it never fails the container. */
-    cleanup_close int dirfd = -1;
-    if (fs_mkdir_p(cache_dir, 0700, NULL) == 0)
-        dirfd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    cleanup_close int dirfd = cache_open(cache_dir);
     if (dirfd >= 0 && load_with_key(dirfd, key, key, out, NULL) == 0)
         return 0;
     cleanup_seccomp_program struct seccomp_program *p = NULL;
     if (seccomp_plan_compile(&plan, &p, err) < 0)
         return -1;
-    if (dirfd >= 0)
+    if (dirfd >= 0) {
+        cache_prune(dirfd);
         (void)save_with_key(p, key, dirfd, key, NULL);
+    }
     *out = steal_ptr(&p);
     return 0;
 }

@@ -264,6 +264,38 @@ static void test_cache(const char *tmp, struct spec_seccomp *podman)
     CHECK(&c, p3 && seccomp_program_was_compiled(p3));
 }
 
+/* A full cache loses its oldest entry on a miss; debris of crashed writers
+ * goes once it is a minute old, fresh temporary files stay. */
+static void test_cache_prune(const char *tmp, struct spec_seccomp *podman)
+{
+    cleanup_free char *dir = xasprintf("%s/prune", tmp);
+    CHECK(&c, fs_mkdir_p(dir, 0700, NULL) == 0);
+    for (int i = 0; i < 256; i++) {
+        cleanup_free char *path = xasprintf("%s/%064d", dir, i);
+        CHECK(&c, file_write_atomic(path, "x", 1, 0600, NULL) == 0);
+        struct timespec times[2] = {{1000000 + i, 0}, {1000000 + i, 0}};
+        CHECK(&c, utimensat(AT_FDCWD, path, times, 0) == 0);
+    }
+    cleanup_free char *stale = xasprintf("%s/.deadbeef.tmp.1.2", dir);
+    cleanup_free char *fresh = xasprintf("%s/.cafe.tmp.3.4", dir);
+    CHECK(&c, file_write_atomic(stale, "x", 1, 0600, NULL) == 0);
+    CHECK(&c, file_write_atomic(fresh, "x", 1, 0600, NULL) == 0);
+    struct timespec old[2] = {{1000, 0}, {1000, 0}};
+    CHECK(&c, utimensat(AT_FDCWD, stale, old, 0) == 0);
+
+    cleanup_seccomp_program struct seccomp_program *p = build_cached(podman, dir);
+    CHECK(&c, p && seccomp_program_was_compiled(p));
+    CHECK(&c, count_entries(dir) == 256);
+    cleanup_free char *first = xasprintf("%s/%064d", dir, 0);
+    cleanup_free char *second = xasprintf("%s/%064d", dir, 1);
+    CHECK(&c, !fs_exists(first));
+    CHECK(&c, fs_exists(second));
+    CHECK(&c, !fs_exists(stale));
+    CHECK(&c, fs_exists(fresh));
+    cleanup_seccomp_program struct seccomp_program *q = build_cached(podman, dir);
+    CHECK(&c, q && !seccomp_program_was_compiled(q));
+}
+
 /* Many processes fill the same empty cache at once: all succeed, no temp
  * files remain, and the entry is whole. */
 static void test_cache_concurrent(const char *tmp, struct spec_seccomp *podman)
@@ -372,6 +404,7 @@ int main(void)
         if (tmp) {
             test_cache(tmp, podman);
             test_cache_concurrent(tmp, podman);
+            test_cache_prune(tmp, podman);
             test_save_load(tmp, podman);
             test_from_config(podman);
             CHECK(&c, fs_remove_tree(tmp, NULL) == 0);
