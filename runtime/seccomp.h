@@ -73,6 +73,10 @@ int seccomp_notify_connect(const char *listener_path, int *sock_out, struct keel
 int seccomp_notify_send_on(int sock, const char *listener_path, int notify_fd, const char *state_json,
                            const char *metadata, struct keel_error **err);
 
+/* Whether this kernel accepts a SECCOMP_FILTER_FLAG_* (for `keel features`);
+ * probes without installing anything. */
+bool seccomp_kernel_supports_flag(unsigned flag);
+
 void seccomp_program_free(struct seccomp_program *p);
 void seccomp_program_freep(struct seccomp_program **p);
 #define cleanup_seccomp_program __attribute__((cleanup(seccomp_program_freep)))

@@ -13,6 +13,9 @@
 #ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
 #define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
 #endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
 #ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
 #define SECCOMP_FILTER_FLAG_TSYNC_ESRCH (1UL << 4)
 #endif
@@ -47,6 +50,16 @@ int seccomp_program_load(const struct seccomp_program *p, int *notify_fd, struct
             close((int)r);
     }
     return 0;
+}
+
+bool seccomp_kernel_supports_flag(unsigned flag)
+{
+    /* The kernel checks flags before it reads the program: a NULL program
+     * gives EFAULT for known flags and EINVAL for unknown ones. */
+    unsigned flags = flag;
+    if (flag & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+        flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, NULL) < 0 && errno == EFAULT;
 }
 
 void seccomp_program_free(struct seccomp_program *p)

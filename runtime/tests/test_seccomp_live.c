@@ -606,6 +606,12 @@ int main(void)
     tmpdir = mkdtemp(tmpl);
     if (tmpdir == NULL)
         return 1;
+    /* The probe: every flag keel passes is known to this (>= 5.19) kernel,
+     * a made-up one is not. */
+    for (unsigned bit = 0; bit <= 5; bit++)
+        CHECK(&c, seccomp_kernel_supports_flag(1u << bit));
+    CHECK(&c, !seccomp_kernel_supports_flag(1u << 30));
+    CHECK(&c, prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0); /* the probes installed nothing */
     test_errno_rules();
     test_operators();
     test_actions();
