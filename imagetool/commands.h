@@ -4,6 +4,7 @@
 
 #include "hoist.h"
 
+int cmd_run(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_images(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);

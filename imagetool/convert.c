@@ -341,7 +341,7 @@ int convert_image_config(const struct image_config *ic, int rootfd, const struct
     json_gen_key(g, "root");
     yajl_gen_map_open(g);
     json_gen_kv_string(g, "path", "rootfs");
-    json_gen_kv_bool(g, "readonly", true);
+    json_gen_kv_bool(g, "readonly", !o->writable_root);
     yajl_gen_map_close(g);
     json_gen_kv_string(g, "hostname", "runc");
     gen_mounts(g, o->rootless);

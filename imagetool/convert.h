@@ -17,6 +17,7 @@ struct convert_opts {
     const char *cwd;   /* overrides Config.WorkingDir */
     const char *user;  /* overrides Config.User */
     bool terminal;
+    bool writable_root;                    /* root.readonly false (hoist run, as docker) */
     bool rootless;                         /* the shape of `runc spec --rootless` */
     const struct idmap *uid_map, *gid_map; /* user namespace mappings, NULL or empty: none */
 };

@@ -15,6 +15,7 @@
 #include "xalloc.h"
 
 static const struct hoist_command hoist_commands[] = {
+    {"run", cmd_run, "run an image with keel (pull, unpack, run, --rm)"},
     {"unpack", cmd_unpack, "make a runtime bundle (rootfs + config.json) from an image"},
     {"pull", cmd_pull, "pull an image from a registry into the store"},
     {"images", cmd_images, "list the images in the store"},

@@ -1,0 +1,89 @@
+"""hoist run: from an image in the store to a container run by keel."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import layers as L
+
+BUSYBOX = "/bin/busybox"
+APPLETS = ["sh", "echo", "cat", "id", "pwd", "env", "ls", "true", "false", "sleep", "test"]
+
+
+def keel_path():
+    return os.environ.get("KEEL") or os.path.join(os.environ.get("KEEL_BUILDDIR", "."), "keel")
+
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="hoist run needs root"),
+    pytest.mark.skipif(not os.path.exists(BUSYBOX), reason="needs busybox-static"),
+    pytest.mark.skipif(not os.path.exists(keel_path()), reason="keel is not built"),
+]
+
+
+def busybox_layers():
+    with open(BUSYBOX, "rb") as f:
+        bb = f.read()
+    base = [L.dir("bin"), L.file("bin/busybox", bb, mode=0o755)]
+    base += [L.symlink("bin/" + a, "busybox") for a in APPLETS]
+    base += [L.dir(d) for d in ("proc", "sys", "dev", "tmp", "root", "srv")]
+    base += [L.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1234:4321::/srv:/bin/sh\n"),
+             L.file("etc/group", "root:x:0:\napp:x:4321:\nextra:x:77:app\n")]
+    return [base, [L.file("srv/hello.txt", "hello from the image\n")]]
+
+
+@pytest.fixture
+def runner(unpacker):
+    u = unpacker
+    root = str(u.tmp / "keel-root")
+    ref = u.image(busybox_layers(), config={"Cmd": ["cat", "/srv/hello.txt"], "Env": ["PATH=/bin", "FROM=image"],
+                                            "WorkingDir": "/srv"})
+
+    def run(*args, timeout=60):
+        return subprocess.run([u.hoist, "--store", u.store, "run", "--runtime", keel_path(), "--runtime-root", root,
+                               *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    run.ref = ref
+    run.u = u
+    yield run
+    bundles = os.path.join(u.store, "bundles")
+    if os.path.isdir(bundles):
+        for b in os.listdir(bundles):
+            subprocess.run(["umount", os.path.join(bundles, b, "rootfs")], stderr=subprocess.DEVNULL)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_run_image_default_command(runner):
+    r = runner("--rm", runner.ref)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hello from the image\n"
+    assert os.listdir(os.path.join(runner.u.store, "bundles")) == []
+
+
+@pytest.mark.parametrize("overlay", ["--overlay=true", "--overlay=false"])
+def test_run_command_env_workdir_user(runner, overlay):
+    r = runner("--rm", overlay, "-e", "X=1", "-e", "FROM=cli", "-w", "/tmp", "-u", "app", runner.ref,
+               "sh", "-c", "echo $X $FROM; pwd; id -u; id -g; id -G")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:5] == ["1 cli", "/tmp", "1234", "4321", "4321 77"]
+
+
+def test_run_exit_status_and_keep_bundle(runner):
+    r = runner("--name", "keepme", "--overlay=false", runner.ref, "sh", "-c", "exit 7")
+    assert r.returncode == 7, r.stderr
+    b = os.path.join(runner.u.store, "bundles", "keepme")
+    assert os.path.exists(os.path.join(b, "config.json"))
+    r = runner("--name", "keepme", runner.ref, "true")
+    assert r.returncode != 0 and "exists already" in r.stderr
+
+
+def test_run_writes_stay_in_the_bundle(runner):
+    r = runner("--rm", "--overlay=true", runner.ref, "sh", "-c", "echo changed > /srv/hello.txt; cat /srv/hello.txt")
+    assert r.returncode == 0 and r.stdout == "changed\n", r.stderr
+    r = runner("--rm", runner.ref)
+    assert r.stdout == "hello from the image\n", r.stderr
+
+
+def test_run_unknown_image(runner):
+    r = runner("--rm", "localhost:1/nothing:1", timeout=120)
+    assert r.returncode != 0 and "nothing" in r.stderr
