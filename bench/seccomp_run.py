@@ -4,7 +4,11 @@ cache, keel with a cold cache (the entry removed before every run), runc and
 crun, alternating within each round.  Prints medians of CPU time (user+sys of
 the runtime and everything it waited for) and the ratios against crun.
 
-    bench/seccomp_run.py [--rounds N] [--keel PATH]
+    bench/seccomp_run.py [--rounds N] [--keel PATH] [--realistic]
+
+--realistic adds what engines send besides the profile: rlimits, cgroup
+limits (memory, pids, cpu), six bind mounts (the default bundle already has
+masked and read-only paths).
 
 Runs in a private mount namespace without the cgroup2 mount at
 /sys/fs/cgroup/unified, as bench/run does, because crun refuses hybrid hosts.
@@ -43,9 +47,23 @@ def measure(launcher, argv):
     return float(last[2])
 
 
+def make_realistic(b, work):
+    b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 4096},
+                                      {"type": "RLIMIT_NPROC", "hard": 4096, "soft": 4096}]
+    b.config["linux"]["resources"].update({"memory": {"limit": 512 << 20}, "pids": {"limit": 1024},
+                                           "cpu": {"shares": 512}})
+    for i in range(6):
+        src = os.path.join(work, "bind%d" % i)
+        os.makedirs(src, exist_ok=True)
+        os.makedirs(os.path.join(b.rootfs, "mnt", "b%d" % i), exist_ok=True)
+        b.config["mounts"].append({"destination": "/mnt/b%d" % i, "type": "bind", "source": src,
+                                   "options": ["rbind", "ro" if i % 2 else "rw"]})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--realistic", action="store_true")
     ap.add_argument("--keel", default=os.path.join(os.environ.get("KEEL_BUILDDIR", os.path.join(HERE, "..")),
                                                    "keel"))
     args = ap.parse_args()
@@ -60,6 +78,8 @@ def main():
         b = helpers.make_bundle(os.path.join(work, "bundle"))
         b.config["process"]["args"] = ["/bin/true"]
         b.config["linux"]["seccomp"] = prof
+        if args.realistic:
+            make_realistic(b, work)
         b.write()
         keel = os.path.abspath(args.keel)
         runners = {"keel-warm": (keel, os.path.join(work, "root-warm"), False),
@@ -82,8 +102,9 @@ def main():
                 except RuntimeError as e:
                     errors[name] = str(e)
         med = {k: statistics.median(v) * 1000 for k, v in cpu.items() if v}
-        print("run /bin/true, podman's seccomp profile (%d syscalls), %d rounds, median CPU ms"
-              % (sum(len(r["names"]) for r in prof["syscalls"]), args.rounds))
+        print("run /bin/true, %sbundle with podman's seccomp profile (%d syscalls), %d rounds, median CPU ms"
+              % ("realistic " if args.realistic else "", sum(len(r["names"]) for r in prof["syscalls"]),
+                 args.rounds))
         for name in runners:
             if name in errors:
                 print("  %-10s failed: %s" % (name, errors[name]))
