@@ -111,6 +111,11 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
         int master, slave;
         if (terminal_open_pty(&p->console_size, &master, &slave, err) < 0)
             return -1;
+        if (rootfs_bind_console(slave, err) < 0) {
+            close(master);
+            close(slave);
+            return -1;
+        }
         int r = sync_send(a->sync_fd, SYNC_PTY, 0, NULL, 0, master, err);
         close(master);
         if (r < 0 || terminal_make_controlling(slave, err) < 0)

@@ -69,7 +69,8 @@ def test_console_socket_receives_pty_master(rt, bundle, tmp_path):
     recv = ConsoleReceiver(path)
     bundle.config["process"]["terminal"] = True
     bundle.config["process"]["consoleSize"] = {"height": 33, "width": 111}
-    bundle.set_args("sh", "-c", "tty; stty size; test -t 0 && echo stdin-is-tty; read line; echo got:$line")
+    bundle.set_args("sh", "-c", "tty; stty size; test -c /dev/console && echo console-ok; "
+                    "test -t 0 && echo stdin-is-tty; read line; echo got:$line")
     run_files(rt, "create", "--bundle", bundle.path, "--console-socket", path, "tty", check=True)
     master = recv.wait()
     try:
@@ -77,6 +78,7 @@ def test_console_socket_receives_pty_master(rt, bundle, tmp_path):
         out = read_until(master, b"stdin-is-tty")
         assert b"/dev/pts/0" in out or b"/dev/console" in out, out
         assert b"33 111" in out
+        assert b"console-ok" in out
         os.write(master, b"hello\n")
         out = read_until(master, b"got:hello")
         assert b"got:hello" in out
