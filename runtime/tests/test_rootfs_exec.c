@@ -5,7 +5,9 @@
  * inside.  Everything it mounts dies with the child's mount namespace; the
  * bundles live in a temporary directory removed at the end.  Needs root
  * (skips with 77 otherwise). */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include "fileutil.h"
 #include "rootfs.h"
 #include "spec.h"
+#include "strbuf.h"
 #include "unit.h"
 #include "xalloc.h"
 
@@ -487,6 +490,86 @@ static void check_cgroupns(const struct scenario *s, struct unit_counts *k)
     }
 }
 
+/* CVE-2021-30465: while rootfs_prepare mounts below /data/race, another
+ * process keeps swapping that directory for a symlink to a host directory.
+ * A mount may fail (the path vanished under it), but none may ever land on
+ * the host directory. */
+static int race_once(const char *bundle, const char *json, const char *host)
+{
+    cleanup_free char *race = xasprintf("%s/rootfs/data/race", bundle);
+    cleanup_free char *aside = xasprintf("%s/rootfs/data/race.aside", bundle);
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        return 2;
+    pid_t racer = fork();
+    if (racer == 0) {
+        for (;;) {
+            if (rename(race, aside) == 0) {
+                if (symlink(host, race) == 0)
+                    unlink(race);
+                rename(aside, race);
+            }
+        }
+    }
+    cleanup_spec_config struct spec_config *cfg = NULL;
+    cleanup_error struct keel_error *err = NULL;
+    if (spec_parse_config(json, strlen(json), "config.json", &cfg, &err) < 0)
+        return 2;
+    struct rootfs_options o = {.bundle = bundle};
+    if (rootfs_prepare(cfg, &o, &err) < 0 &&
+        getenv("KEEL_RACE_DEBUG")) /* may fail: the race can remove a path */
+        fprintf(stderr, "race: %s\n", error_msg(err));
+    kill(racer, SIGKILL);
+    waitpid(racer, NULL, 0);
+    struct stat st;
+    if (lstat(race, &st) == 0 && S_ISLNK(st.st_mode))
+        unlink(race);
+    if (lstat(race, &st) < 0)
+        rename(aside, race);
+    cleanup_free char *mi = NULL;
+    if (file_read_whole("/proc/self/mountinfo", 1 << 22, &mi, NULL, NULL) < 0)
+        return 2;
+    size_t hl = strlen(host);
+    for (char *save = NULL, *l = strtok_r(mi, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char mp[PATH_MAX];
+        if (sscanf(l, "%*s %*s %*s %*s %4095s", mp) == 1 && strncmp(mp, host, hl) == 0 &&
+            (mp[hl] == '\0' || mp[hl] == '/')) {
+            fprintf(stderr, "race: a mount escaped to the host: %s\n", mp);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void test_symlink_race(void)
+{
+    cleanup_free char *b = make_bundle("race");
+    cleanup_free char *race = xasprintf("%s/rootfs/data/race", b);
+    cleanup_free char *host = xasprintf("%s/racehost", tmpdir);
+    fs_mkdir_p(race, 0755, NULL);
+    fs_mkdir_p(host, 0755, NULL);
+    cleanup_strbuf struct strbuf mounts = STRBUF_INIT;
+    for (int i = 0; i < 24; i++)
+        strbuf_printf(&mounts,
+                      "%s{\"destination\":\"/data/race/m%d/x\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}",
+                      i ? "," : "", i);
+    cleanup_free char *json = config_json(false, mounts.buf, NULL);
+    int escapes = 0;
+    for (int round = 0; round < 25; round++) {
+        pid_t child = fork();
+        if (child == 0)
+            _exit(race_once(b, json, host));
+        int st;
+        waitpid(child, &st, 0);
+        escapes += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    CHECK(&c, escapes == 0);
+    cleanup_dir DIR *d = opendir(host);
+    int entries = 0;
+    for (struct dirent *de; d && (de = readdir(d));)
+        entries += de->d_name[0] != '.';
+    CHECK(&c, entries == 0); /* nothing was even created on the host side */
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -671,6 +754,8 @@ int main(void)
     cleanup_free char *json_console = config_json(false, DEFAULT_MOUNTS, NULL);
     struct scenario s15 = {"console", b15, json_console, 0, false, NULL, NULL, check_console, NULL, true};
     run(&s15);
+
+    test_symlink_race();
 
     fs_remove_tree(tmpdir, NULL);
     return unit_finish(&c);
