@@ -109,6 +109,9 @@ def test_ps(rt, running):
             break
         time.sleep(0.05)
     assert pid in pids and len(pids) == 2
+    probe = subprocess.run(["ps", "-ef"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if probe.returncode != 0:
+        pytest.skip("ps(1) itself fails here (%s): only the json format was checked" % probe.stderr.strip())
     r = rt.run("ps", cid)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().split("\n")
