@@ -1,10 +1,12 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -68,16 +70,25 @@ static int masked_one(struct masked_ctx *c, const char *path, struct keel_error 
 {
     cleanup_close int fd = safepath_open(c->rootfd, path, O_PATH | O_NOFOLLOW, 0, NULL);
     if (fd < 0) {
-        if (errno == ENOENT)
+        if (errno == ENOENT || errno == ENOTDIR)
             return 0;
         return error_set(err, errno, "maskedPaths: opening `%s`", path);
     }
     struct stat st;
     if (fstat(fd, &st) < 0)
         return error_set(err, errno, "maskedPaths: stat of `%s`", path);
-    if (S_ISLNK(st.st_mode))
-        return error_set(err, ELOOP, "maskedPaths: `%s` is a symlink; refusing to mask what it points to",
-                         path);
+    if (S_ISLNK(st.st_mode)) {
+        /* procfs and sysfs links (/proc/net -> self/net) are the kernel's:
+         * mask what they name.  Any other link comes from the image. */
+        struct statfs sfs;
+        if (fstatfs(fd, &sfs) < 0 || (sfs.f_type != PROC_SUPER_MAGIC && sfs.f_type != SYSFS_MAGIC))
+            return error_set(err, ELOOP, "maskedPaths: `%s` is a symlink; refusing to mask what it points to",
+                             path);
+        close(fd);
+        fd = safepath_open(c->rootfd, path, O_PATH, 0, NULL);
+        if (fd < 0 || fstat(fd, &st) < 0)
+            return errno == ENOENT ? 0 : error_set(err, errno, "maskedPaths: opening `%s`", path);
+    }
     if (S_ISDIR(st.st_mode)) {
         if (masked_tmpfs(c, fd) < 0)
             return error_set(err, errno, "maskedPaths: mount \"tmpfs\" to \"%s\"", path);
@@ -110,7 +121,7 @@ int masked_apply_readonly(int rootfd, char *const *paths, struct keel_error **er
     for (size_t i = 0; paths && paths[i]; i++) {
         cleanup_close int fd = safepath_open(rootfd, paths[i], O_PATH, 0, NULL);
         if (fd < 0) {
-            if (errno == ENOENT)
+            if (errno == ENOENT || errno == ENOTDIR)
                 continue;
             return error_set(err, errno, "readonlyPaths: opening `%s`", paths[i]);
         }

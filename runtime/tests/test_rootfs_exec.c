@@ -478,6 +478,14 @@ static void check_console(const struct scenario *s, struct unit_counts *k)
     CHECK(k, cons >= 0 && read(cons, buf, sizeof(buf)) > 0 && buf[0] == 'h');
 }
 
+static void check_kernel_link(const struct scenario *s, struct unit_counts *k)
+{
+    (void)s;
+    /* /proc/mounts -> self/mounts: the mask covers what the kernel's link names */
+    CHECK(k, is_chr("/proc/self/mounts", 1, 3));
+    CHECK(k, !file_has("/proc/mounts", "proc"));
+}
+
 static void check_cgroupns(const struct scenario *s, struct unit_counts *k)
 {
     (void)s;
@@ -754,6 +762,12 @@ int main(void)
     cleanup_free char *json_console = config_json(false, DEFAULT_MOUNTS, NULL);
     struct scenario s15 = {"console", b15, json_console, 0, false, NULL, NULL, check_console, NULL, true};
     run(&s15);
+
+    /* 16. a masked path that is a procfs symlink (the kernel's, not the image's) */
+    cleanup_free char *b16 = make_bundle("kernellink");
+    cleanup_free char *json_klink = config_json(false, DEFAULT_MOUNTS, "\"maskedPaths\":[\"/proc/mounts\"]");
+    struct scenario s16 = {"masked-kernel-link", b16, json_klink, 0, false, NULL, NULL, check_kernel_link};
+    run(&s16);
 
     test_symlink_race();
 
