@@ -92,17 +92,14 @@ int bundle_fill_overlay(struct store *s, const struct oci_manifest *m, const str
     for (size_t i = 0; i < n; i++)
         fds[i] = -1;
     int rc = 0;
-    char *chain = NULL;
+    char **chains = xcalloc(n + 1, sizeof(char *));
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char *next = layer_chain_id(chain, ic->diff_ids[i]);
-        free(chain);
-        chain = next;
+        chains[i] = layer_chain_id(i ? chains[i - 1] : NULL, ic->diff_ids[i]);
         for (size_t k = 0; k < i; k++)
             tops[k] = fds[i - 1 - k];
         struct overlay_fill f = {s, &m->layers[i], ic->diff_ids[i], tops, i, o};
-        rc = layer_cache_get(cache, chain, overlay_fill_layer, &f, &fds[i], NULL, err);
+        rc = layer_cache_get(cache, chains[i], overlay_fill_layer, &f, &fds[i], NULL, err);
     }
-    free(chain);
     struct strbuf opts = STRBUF_INIT;
     if (rc == 0) {
         if (mkdirat(bundlefd, "overlay", 0700) < 0 || mkdirat(bundlefd, "overlay/upper", 0755) < 0 ||
@@ -116,10 +113,16 @@ int bundle_fill_overlay(struct store *s, const struct oci_manifest *m, const str
     if (rc == 0)
         rc = overlay_copy_root_attrs(fds[n - 1], upper, err);
     if (rc == 0) {
-        /* fd paths keep the option short and free of ',' and ':' in store paths. */
+        /* Real paths show in mountinfo (gc keeps what is mounted); fd
+         * paths when the store's path cannot appear in a mount option. */
         strbuf_puts(&opts, "lowerdir=");
-        for (size_t i = n; i-- > 0;)
-            strbuf_printf(&opts, "%s/proc/self/fd/%d", i == n - 1 ? "" : ":", fds[i]);
+        for (size_t i = n; i-- > 0;) {
+            cleanup_free char *path = layer_cache_entry_path(cache, chains[i]);
+            if (path)
+                strbuf_printf(&opts, "%s%s", i == n - 1 ? "" : ":", path);
+            else
+                strbuf_printf(&opts, "%s/proc/self/fd/%d", i == n - 1 ? "" : ":", fds[i]);
+        }
         strbuf_printf(&opts, ",upperdir=/proc/self/fd/%d/overlay/upper,workdir=/proc/self/fd/%d/overlay/work",
                       bundlefd, bundlefd);
         char target[64];
@@ -128,6 +131,7 @@ int bundle_fill_overlay(struct store *s, const struct oci_manifest *m, const str
             rc = error_set(err, errno, "mounting the overlay rootfs (%s)", opts.buf);
     }
     strbuf_release(&opts);
+    strv_free(chains);
     for (size_t i = 0; i < n; i++)
         if (fds[i] >= 0)
             close(fds[i]);

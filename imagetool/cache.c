@@ -15,6 +15,7 @@
 
 struct layer_cache {
     char *dir;
+    char *abs_layers; /* realpath of dir/layers */
     int layersfd, tmpfd;
 };
 
@@ -26,6 +27,7 @@ int layer_cache_open(const char *store_dir, struct layer_cache **out, struct kee
         return error_prefix(err, "creating the layer cache");
     struct layer_cache *c = xzalloc(sizeof(*c));
     c->dir = xasprintf("%s/overlay", store_dir);
+    c->abs_layers = realpath(layers, NULL);
     c->layersfd = open(layers, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     c->tmpfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c->layersfd < 0 || c->tmpfd < 0) {
@@ -46,6 +48,7 @@ void layer_cache_close(struct layer_cache *c)
     if (c->tmpfd >= 0)
         close(c->tmpfd);
     free(c->dir);
+    free(c->abs_layers);
     free(c);
 }
 
@@ -67,6 +70,13 @@ static const char *cache_hex(const char *chain_id)
 {
     const char *colon = strchr(chain_id, ':');
     return colon ? colon + 1 : chain_id;
+}
+
+char *layer_cache_entry_path(const struct layer_cache *c, const char *chain_id)
+{
+    if (!c->abs_layers || strpbrk(c->abs_layers, ",:\\"))
+        return NULL;
+    return xasprintf("%s/%s", c->abs_layers, cache_hex(chain_id));
 }
 
 int layer_cache_get(struct layer_cache *c, const char *chain_id, layer_cache_fill_fn fill, void *arg, int *fd,

@@ -27,4 +27,15 @@ typedef int (*layer_cache_fill_fn)(void *arg, int dirfd, struct keel_error **err
 int layer_cache_get(struct layer_cache *c, const char *chain_id, layer_cache_fill_fn fill, void *arg, int *fd,
                     int *hit, struct keel_error **err);
 
+/* Absolute path of the entry directory for chain_id (for overlay's lowerdir
+ * option, where it shows in /proc/self/mountinfo so that gc can see which
+ * entries are mounted). NULL when the store path cannot appear in a mount
+ * option (',' ':' or '\\' in it). Caller frees. */
+char *layer_cache_entry_path(const struct layer_cache *c, const char *chain_id);
+
+/* Remove the entries no image in the store needs and no mounted overlay
+ * uses, and stale temporary directories. *removed (optional) counts them. */
+struct store;
+int layer_cache_gc(struct store *s, size_t *removed, struct keel_error **err);
+
 #endif
