@@ -165,7 +165,42 @@ struct scenario {
     void (*check)(const struct scenario *s, struct unit_counts *k);
     void (*before)(const struct scenario *s); /* in the init's namespaces, before prepare */
     bool host_console;                        /* pass a pty of the host as console_path */
+    const char *corpus; /* a config of fuzz/corpus/config instead of json, patched to run here */
 };
+
+/* An engine's config points at its own storage: run it on our bundle, with
+ * placeholders for bind sources that do not exist here (files, except the
+ * shm directory). */
+static void corpus_patch(const struct scenario *s, struct spec_config *cfg)
+{
+    free(cfg->root.path);
+    cfg->root.path = xstrdup("rootfs");
+    for (size_t i = 0; i < cfg->n_mounts; i++) {
+        struct spec_mount *m = &cfg->mounts[i];
+        bool bind = m->type && strcmp(m->type, "bind") == 0;
+        for (size_t j = 0; !bind && m->options && m->options[j]; j++)
+            bind = strcmp(m->options[j], "bind") == 0 || strcmp(m->options[j], "rbind") == 0;
+        if (!bind || !m->source || access(m->source, F_OK) == 0)
+            continue;
+        char *ph = xasprintf("%s/placeholder-%zu", s->bundle, i);
+        if (strcmp(m->destination, "/dev/shm") == 0)
+            fs_mkdir_p(ph, 0755, NULL);
+        else
+            file_write_atomic(ph, "placeholder\n", 12, 0644, NULL);
+        free(m->source);
+        m->source = ph;
+    }
+}
+
+static void check_corpus(const struct scenario *s, struct unit_counts *k)
+{
+    (void)s;
+    CHECK(k, fs_type("/proc") == PROC_SUPER_MAGIC);
+    CHECK(k, fs_type("/dev") == TMPFS_MAGIC);
+    CHECK(k, is_chr("/dev/null", 1, 3));
+    CHECK(k, fs_type("/sys") == SYSFS_MAGIC);
+    CHECK(k, access("/dev/pts/ptmx", F_OK) == 0);
+}
 
 /* The container init: returns the number of failed checks. */
 static int scenario_init(const struct scenario *s, bool userns)
@@ -173,7 +208,17 @@ static int scenario_init(const struct scenario *s, bool userns)
     struct unit_counts k = {0, 0};
     cleanup_spec_config struct spec_config *cfg = NULL;
     cleanup_error struct keel_error *err = NULL;
-    if (spec_parse_config(s->json, strlen(s->json), "config.json", &cfg, &err) < 0) {
+    if (s->corpus) {
+        cleanup_free char *path = xasprintf("%s/fuzz/corpus/config/%s", KEEL_SRCDIR, s->corpus);
+        cleanup_free char *text = NULL;
+        size_t len = 0;
+        if (file_read_whole(path, 1 << 24, &text, &len, &err) < 0 ||
+            spec_parse_config(text, len, s->corpus, &cfg, &err) < 0) {
+            fprintf(stderr, "[%s] %s\n", s->name, error_msg(err));
+            return 1;
+        }
+        corpus_patch(s, cfg);
+    } else if (spec_parse_config(s->json, strlen(s->json), "config.json", &cfg, &err) < 0) {
         fprintf(stderr, "[%s] %s\n", s->name, error_msg(err));
         return 1;
     }
@@ -768,6 +813,24 @@ int main(void)
     cleanup_free char *json_klink = config_json(false, DEFAULT_MOUNTS, "\"maskedPaths\":[\"/proc/mounts\"]");
     struct scenario s16 = {"masked-kernel-link", b16, json_klink, 0, false, NULL, NULL, check_kernel_link};
     run(&s16);
+
+    /* 17. the configs podman, containerd, runc and crun really write */
+    static const char *const corpus[] = {"podman-run-default.json",
+                                         "podman-run-limits.json",
+                                         "podman-run-privileged.json",
+                                         "containerd-ctr-run-default.json",
+                                         "containerd-ctr-run-limits.json",
+                                         "containerd-ctr-run-privileged.json",
+                                         "runc-spec.json",
+                                         "crun-spec.json"};
+    for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        cleanup_free char *name = xasprintf("corpus-%zu", i);
+        cleanup_free char *bc = make_bundle(name);
+        struct scenario sc = {corpus[i], bc,    NULL,     CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS,
+                              false,     NULL,  NULL,     check_corpus,
+                              NULL,      false, corpus[i]};
+        run(&sc);
+    }
 
     test_symlink_race();
 
