@@ -129,8 +129,19 @@ class PodmanEnv:
             got = self.podman("inspect", "--format", fmt, name).stdout.strip()
             if got == want:
                 return
+            if self.podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip() in ("exited", "stopped"):
+                break  # it will not get there: say why now
             time.sleep(0.1)
-        raise AssertionError("%s: %s is %r, want %r" % (name, fmt, got, want))
+        raise AssertionError("%s: %s is %r, want %r; %s" % (name, fmt, got, want, self.describe(name)))
+
+    def describe(self, name):
+        """What podman knows about a container that went wrong: its state,
+        the runtime's error as podman recorded it, and its output."""
+        state = self.podman("inspect", "--format",
+                            "status={{.State.Status}} exit={{.State.ExitCode}} error={{.State.Error}}", name)
+        logs = self.podman("logs", name)
+        return "%s; logs: %r %r" % (state.stdout.strip() or state.stderr.strip(), logs.stdout[-500:],
+                                     logs.stderr[-500:])
 
     def teardown(self):
         for args in (("pod", "rm", "-af", "-t", "0"), ("rm", "-af", "-t", "0"),

@@ -155,7 +155,7 @@ def test_stop_graceful_sigterm(podman, ctr):
 
 def test_logs(podman, ctr):
     podman.ok("run", "-d", "--name", ctr, IMAGE, "sh", "-c", "echo to-stdout; echo to-stderr >&2")
-    podman.ok("wait", ctr)
+    assert podman.ok("wait", ctr).strip() == "0", podman.describe(ctr)
     p = podman.podman("logs", ctr)
     assert "to-stdout" in p.stdout and "to-stderr" in p.stderr, (p.stdout, p.stderr)
 
@@ -356,13 +356,13 @@ def test_read_only(podman):
     p = podman.podman("run", "--rm", "--read-only", IMAGE, "sh", "-c",
                       "touch /tmp/ok && echo tmp-writable; touch /rootfile")
     assert p.returncode != 0
-    assert "tmp-writable" in p.stdout
+    assert "tmp-writable" in p.stdout, (p.stdout, p.stderr)
     assert "Read-only file system" in p.stderr, p.stderr
 
 
 def test_user_1000(podman):
     p = podman.podman("run", "--rm", "--user", "1000", IMAGE, "sh", "-c", "id -u; id -g; touch /root/x")
-    assert p.stdout.splitlines()[:2] == ["1000", "1000"], p.stdout
+    assert p.stdout.splitlines()[:2] == ["1000", "1000"], (p.stdout, p.stderr)
     assert "Permission denied" in p.stderr, p.stderr
 
 
