@@ -360,7 +360,7 @@ int layer_entry_finish_dirs(struct layer_ctx *ctx, struct keel_error **err)
         }
         if (fd < 0)
             return error_set(err, errno, "entry `%s`: opening the directory", t->path);
-        if (fchmod(fd, t->mode) < 0)
+        if (fchmod(fd, layer_owner_dir_mode(ctx->opts->owner, t->mode)) < 0)
             return error_set(err, errno, "entry `%s`: setting the mode", t->path);
         if (futimens(fd, t->times) < 0)
             return error_set(err, errno, "entry `%s`: setting the times", t->path);

@@ -203,3 +203,8 @@ bool layer_owner_xattr_soft(const struct layer_owner *o, const char *name, int e
         return errnum == EPERM || errnum == EACCES;
     return false;
 }
+
+unsigned layer_owner_dir_mode(const struct layer_owner *o, unsigned mode)
+{
+    return o->kind == LAYER_OWNER_ROOTLESS ? mode | 0700 : mode;
+}

@@ -54,6 +54,11 @@ bool layer_owner_makes_devices(const struct layer_owner *o);
 /* Whether a refused xattr is only a warning. */
 bool layer_owner_xattr_soft(const struct layer_owner *o, const char *name, int errnum);
 
+/* The mode a directory gets. Rootless keeps u+rwx: the owner is the
+ * container's root, whom DAC does not stop anyway, and without it a later
+ * layer (or removing the bundle) could not write into a 0555 directory. */
+unsigned layer_owner_dir_mode(const struct layer_owner *o, unsigned mode);
+
 /* The user.rootlesscontainers value for uid/gid (0:0 gives length 0). */
 size_t layer_owner_rootless_encode(uint32_t uid, uint32_t gid, unsigned char out[static 12]);
 

@@ -308,3 +308,38 @@ def test_multi_platform_index(unpacker):
     r = u.unpack("localhost/multi:1", "--platform", "linux/arm64")
     assert r.returncode == 0, r.stderr
     assert open(os.path.join(u.rootfs(), "which")).read() == "arm64"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_rootless_as_unprivileged_user(hoist_path, tmp_path):
+    """A real non-root caller: no chown it cannot do, devices skipped,
+    owners recorded, read-only directories still filled by later layers."""
+    import shutil
+    import subprocess
+    import tempfile
+    work = tempfile.mkdtemp(prefix="hoist-rootless-")
+    try:
+        os.chmod(work, 0o777)
+        lay = L.Layout(os.path.join(work, "store"))
+        lay.add_image([[L.dir("ro", mode=0o555), L.file("ro/a", "a"), L.file("owned", "o", uid=1000, gid=1001),
+                        L.chardev("dev/null", 1, 3), L.file("suid", "s", mode=0o4755)],
+                       [L.file("ro/b", "b"), L.whiteout("ro/a")]], refs=("localhost/rl:1",))
+        for dirpath, dirnames, filenames in os.walk(work):
+            for n in dirnames + filenames + ["."]:
+                os.chown(os.path.join(dirpath, n), 65534, 65534)
+        bundle = os.path.join(work, "bundle")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", hoist_path,
+                            "--store", lay.path, "unpack", "localhost/rl:1", bundle],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "dev/null" in r.stderr and "skipped" in r.stderr
+        root = os.path.join(bundle, "rootfs")
+        assert sorted(os.listdir(os.path.join(root, "ro"))) == ["b"]
+        assert stat.S_IMODE(os.lstat(os.path.join(root, "ro")).st_mode) == 0o755  # 0555 + u+rwx
+        assert os.lstat(os.path.join(root, "owned")).st_uid == 65534
+        assert os.getxattr(os.path.join(root, "owned"), "user.rootlesscontainers") == b"\x08\xe8\x07\x10\xe9\x07"
+        assert stat.S_IMODE(os.lstat(os.path.join(root, "suid")).st_mode) == 0o4755
+        c = json.load(open(os.path.join(bundle, "config.json")))
+        assert c["linux"]["uidMappings"] == [{"containerID": 0, "hostID": 65534, "size": 1}]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
