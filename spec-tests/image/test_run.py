@@ -87,3 +87,30 @@ def test_run_writes_stay_in_the_bundle(runner):
 def test_run_unknown_image(runner):
     r = runner("--rm", "localhost:1/nothing:1", timeout=120)
     assert r.returncode != 0 and "nothing" in r.stderr
+
+
+def test_run_with_a_terminal(runner):
+    """-t: the process gets a pty (keel proxies it to hoist's terminal)."""
+    import pty
+    import select
+    u = runner.u
+    root = str(u.tmp / "keel-root")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(u.hoist, [u.hoist, "--store", u.store, "run", "--rm", "-it", "--runtime", keel_path(),
+                           "--runtime-root", root, runner.ref, "sh", "-c", "test -t 0 && test -t 1 && echo TTY-OK"])
+    out = b""
+    while True:
+        r, _, _ = select.select([fd], [], [], 30)
+        if not r:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"TTY-OK" in out
