@@ -114,6 +114,14 @@ static int fs_enter(struct cgroup_manager *m, pid_t pid, struct keel_error **err
 {
     for (size_t i = 0; i < m->n_hiers; i++) {
         struct cgroup_hier *h = &m->hiers[i];
+        /* exec joins an existing cgroup: one write, no mkdir walk */
+        cleanup_error struct keel_error *first = NULL;
+        if (cgfs_writef(h->dir, "cgroup.procs", &first, "%d", (int)pid) == 0)
+            continue;
+        if (first->errnum != ENOENT) {
+            *err = steal_ptr(&first);
+            return error_prefix(err, "moving pid %d into cgroup `%s`", (int)pid, h->dir);
+        }
         if (hier_create(h, err) < 0)
             return -1;
         if (cgfs_writef(h->dir, "cgroup.procs", err, "%d", (int)pid) < 0)

@@ -44,8 +44,12 @@ struct exec_job {
     struct spec_process *p;
     struct seccomp_program *seccomp;
     int ns_fd[N_NS];
-    int sock; /* the child's end */
+    int sock;        /* the child's end */
+    int parent_sock; /* ours, closed in the joiner */
 };
+
+enum { NS_USER = 0, NS_TIME = 6 }; /* indexes in ns_order */
+#define JOINER_STACK_SIZE (64 * 1024)
 
 /* Open the init's namespaces that differ from ours. */
 static int open_namespaces(pid_t pid, int fds[N_NS], struct keel_error **err)
@@ -146,6 +150,13 @@ __attribute__((noreturn)) static void joiner_main(struct exec_job *j)
     char buf[32];
     int len = snprintf(buf, sizeof buf, "%d", (int)pid);
     _exit(sync_send(j->sock, SYNC_READY, 0, buf, (size_t)len, -1, &err) < 0 ? 1 : 0);
+}
+
+static int joiner_entry(void *arg)
+{
+    struct exec_job *j = arg;
+    close(j->parent_sock);
+    joiner_main(j);
 }
 
 /* EOF on the CLOEXEC socket: the process exec'ed.  A message: its error. */
@@ -295,13 +306,23 @@ int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct k
         sigaddset(&mask, fwd[i]);
     sigprocmask(SIG_BLOCK, &mask, &old);
     fflush(NULL);
-    pid_t joiner = fork();
-    if (joiner < 0)
-        return error_set(err, errno, "fork");
-    if (joiner == 0) {
-        close(sock);
-        joiner_main(&j);
+    j.parent_sock = sock;
+    pid_t joiner;
+    cleanup_free char *joiner_stack = NULL; /* freed after the joiner is gone */
+    if (j.ns_fd[NS_USER] < 0 && j.ns_fd[NS_TIME] < 0) {
+        /* The joiner only calls setns and fork: sharing our memory (vfork
+         * style) spares copying and faulting in keel's page tables once.
+         * The kernel refuses user and time namespaces to a process that
+         * shares its mm, hence the plain fork for those. */
+        joiner_stack = xmalloc(JOINER_STACK_SIZE);
+        joiner = clone(joiner_entry, joiner_stack + JOINER_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &j);
+    } else {
+        joiner = fork();
+        if (joiner == 0)
+            joiner_entry(&j);
     }
+    if (joiner < 0)
+        return error_set(err, errno, "starting the namespace joiner");
     close(j.sock);
     j.sock = -1;
 
