@@ -9,6 +9,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cleanup.h"
 #include "error.h"
 #include "fileutil.h"
@@ -17,25 +18,6 @@
 #include "xalloc.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
-
-/* One hierarchy mounted on the host below /sys/fs/cgroup. */
-struct cgroup_hier {
-    char *name;     /* "memory", "cpu,cpuacct", "systemd", "unified" */
-    char *fstype;   /* "cgroup" or "cgroup2" */
-    char *options;  /* super options without rw/ro: "memory", "name=systemd" */
-    char *host_dir; /* the container's directory in it, or NULL when unknown */
-};
-
-static void cgroup_hiers_free(struct cgroup_hier *h, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(h[i].name);
-        free(h[i].fstype);
-        free(h[i].options);
-        free(h[i].host_dir);
-    }
-    free(h);
-}
 
 /* Split s in place on sep into at most max fields; returns the count. */
 static size_t cgroup_split(char *s, char sep, char **fields, size_t max)
@@ -86,7 +68,7 @@ static bool cgroup_list_covers(const char *have, const char *want)
 }
 
 /* The container's cgroup path for a hierarchy, from /proc/self/cgroup. */
-static const char *cgroup_own_path(char **lines, size_t n, const struct cgroup_hier *h)
+static const char *cgroup_own_path(char **lines, size_t n, const struct cgroup_mount_entry *h)
 {
     for (size_t i = 0; i < n; i++) {
         char *f[3];
@@ -100,7 +82,7 @@ static const char *cgroup_own_path(char **lines, size_t n, const struct cgroup_h
     return NULL;
 }
 
-static int cgroup_read_hiers(struct cgroup_hier **out, size_t *n_out, struct keel_error **err)
+static int cgroup_read_hiers(struct cgroup_mount_entry **out, size_t *n_out, struct keel_error **err)
 {
     cleanup_free char *mountinfo = NULL, *selfcg = NULL;
     if (file_read_whole("/proc/self/mountinfo", 4 << 20, &mountinfo, NULL, err) < 0 ||
@@ -112,7 +94,7 @@ static int cgroup_read_hiers(struct cgroup_hier **out, size_t *n_out, struct kee
          l = strtok_r(NULL, "\n", &save))
         cglines[ncg++] = l;
 
-    struct cgroup_hier *h = NULL;
+    struct cgroup_mount_entry *h = NULL;
     size_t n = 0;
     for (char *save = NULL, *line = strtok_r(mountinfo, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
@@ -130,11 +112,13 @@ static int cgroup_read_hiers(struct cgroup_hier **out, size_t *n_out, struct kee
         char *rest = strchr(pre[4], ' ');
         if (rest)
             *rest = '\0';
-        if (strncmp(mp, CGROUP_ROOT "/", sizeof(CGROUP_ROOT)) != 0 || strchr(mp + sizeof(CGROUP_ROOT), '/'))
+        bool pure_v2 = strcmp(mp, CGROUP_ROOT) == 0 && strcmp(post[0], "cgroup2") == 0;
+        if (!pure_v2 &&
+            (strncmp(mp, CGROUP_ROOT "/", sizeof(CGROUP_ROOT)) != 0 || strchr(mp + sizeof(CGROUP_ROOT), '/')))
             continue;
         h = xrealloc(h, (n + 1) * sizeof(*h));
-        struct cgroup_hier *e = &h[n++];
-        e->name = xstrdup(mp + sizeof(CGROUP_ROOT));
+        struct cgroup_mount_entry *e = &h[n++];
+        e->name = xstrdup(pure_v2 ? "" : mp + sizeof(CGROUP_ROOT));
         e->fstype = xstrdup(post[0]);
         e->options = cgroup_strip_rw(post[2]);
         e->host_dir = NULL;
@@ -178,73 +162,66 @@ static int cgroup_mount_one(const struct mount_exec_ctx *ctx, const struct mount
     return 0;
 }
 
+static int cgroup_mount_all(const struct mount_exec_ctx *ctx, const struct mount_op *op, int dest,
+                            const struct cgroup_mount_entry *hiers, size_t n, struct keel_error **err)
+{
+    uint64_t set, clr;
+    struct mount_options flag_opts = {.flags = op->flags};
+    mount_options_bind_attr(&flag_opts, &set, &clr);
+    if (n == 0)
+        return cgroup_fail(err, ENOENT, op, "no cgroup hierarchy is mounted on the host");
+    /* Pure cgroup2: the one hierarchy goes on the destination itself. */
+    if (n == 1 && hiers[0].name[0] == '\0')
+        return cgroup_mount_one(ctx, op, dest, "cgroup2", NULL, hiers[0].host_dir, set, clr, err);
+
+    char target[32];
+    safepath_fd_path(dest, target);
+    if (mount("tmpfs", target, "tmpfs", op->flags & ~(MS_RDONLY | MS_REMOUNT), "mode=755") < 0)
+        return cgroup_fail(err, errno, op, "tmpfs");
+    cleanup_close int top = safepath_open(ctx->rootfd, op->destination, O_PATH | O_DIRECTORY, 0, err);
+    if (top < 0)
+        return error_prefix(err, "mount \"%s\" to \"%s\"", op->source, op->destination);
+    for (size_t i = 0; i < n; i++) {
+        const struct cgroup_mount_entry *h = &hiers[i];
+        if (mkdirat(top, h->name, 0755) < 0 && errno != EEXIST)
+            return cgroup_fail(err, errno, op, h->name);
+        cleanup_close int sub = openat(top, h->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+            return cgroup_fail(err, errno, op, h->name);
+        if (cgroup_mount_one(ctx, op, sub, h->fstype, h->options, h->host_dir, set, clr, err) < 0)
+            return -1;
+        /* Co-mounted controllers ("cpu,cpuacct") get a link per name. */
+        if (strchr(h->name, ',')) {
+            cleanup_free char *names = xstrdup(h->name);
+            for (char *save = NULL, *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                if (symlinkat(h->name, top, t) < 0 && errno != EEXIST)
+                    return cgroup_fail(err, errno, op, t);
+        }
+    }
+    if ((op->flags & MS_RDONLY) && mount_setattr_fd(top, false, MOUNT_ATTR_RDONLY, 0, 0) < 0)
+        return cgroup_fail(err, errno, op, "making the tmpfs read-only");
+    return 0;
+}
+
 int mount_cgroup_exec(const struct mount_exec_ctx *ctx, const struct mount_op *op, struct keel_error **err)
 {
     cleanup_close int dest = mount_open_dest(ctx->rootfd, op->destination, true, err);
     if (dest < 0)
         return error_prefix(err, "mount \"%s\" to \"%s\"", op->source, op->destination);
-    struct cgroup_hier *hiers = NULL;
-    size_t n = 0;
-    if (cgroup_read_hiers(&hiers, &n, err) < 0)
-        return error_prefix(err, "mount \"%s\" to \"%s\"", op->source, op->destination);
-    uint64_t set, clr;
-    struct mount_options flag_opts = {.flags = op->flags};
-    mount_options_bind_attr(&flag_opts, &set, &clr);
-
-    struct statfs sfs;
-    int rc = 0;
-    if (statfs(CGROUP_ROOT, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
-        cleanup_free char *own = NULL;
-        cleanup_free char *selfcg = NULL;
-        if (file_read_whole("/proc/self/cgroup", 1 << 20, &selfcg, NULL, NULL) == 0) {
-            char *p = strstr(selfcg, "0::");
-            if (p) {
-                p[strcspn(p, "\n")] = '\0';
-                own = xasprintf(CGROUP_ROOT "%s", p + 3);
-            }
-        }
-        rc = cgroup_mount_one(ctx, op, dest, "cgroup2", NULL, own, set, clr, err);
-        cgroup_hiers_free(hiers, n);
-        if (rc < 0)
-            return -1;
-    } else {
-        char target[32];
-        safepath_fd_path(dest, target);
-        if (mount("tmpfs", target, "tmpfs", op->flags & ~(MS_RDONLY | MS_REMOUNT), "mode=755") < 0) {
-            cgroup_hiers_free(hiers, n);
-            return cgroup_fail(err, errno, op, "tmpfs");
-        }
-        cleanup_close int top = safepath_open(ctx->rootfd, op->destination, O_PATH | O_DIRECTORY, 0, err);
-        for (size_t i = 0; rc == 0 && top >= 0 && i < n; i++) {
-            struct cgroup_hier *h = &hiers[i];
-            if (mkdirat(top, h->name, 0755) < 0 && errno != EEXIST) {
-                rc = cgroup_fail(err, errno, op, h->name);
-                break;
-            }
-            cleanup_close int sub = openat(top, h->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub < 0) {
-                rc = cgroup_fail(err, errno, op, h->name);
-                break;
-            }
-            rc = cgroup_mount_one(ctx, op, sub, h->fstype, h->options, h->host_dir, set, clr, err);
-            /* Co-mounted controllers ("cpu,cpuacct") get a link per name. */
-            if (rc == 0 && strchr(h->name, ',')) {
-                cleanup_free char *names = xstrdup(h->name);
-                for (char *save = NULL, *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save))
-                    if (symlinkat(h->name, top, t) < 0 && errno != EEXIST) {
-                        rc = cgroup_fail(err, errno, op, t);
-                        break;
-                    }
-            }
-        }
-        cgroup_hiers_free(hiers, n);
-        if (top < 0)
+    /* The cgroup manager's list when the lifecycle passed it; otherwise
+     * what mountinfo and /proc/self/cgroup say. */
+    struct cgroup_mount_entry *owned = NULL;
+    size_t n = ctx->n_cgroup_mounts;
+    const struct cgroup_mount_entry *hiers = ctx->cgroup_mounts;
+    if (!hiers) {
+        if (cgroup_read_hiers(&owned, &n, err) < 0)
             return error_prefix(err, "mount \"%s\" to \"%s\"", op->source, op->destination);
-        if (rc < 0)
-            return -1;
-        if ((op->flags & MS_RDONLY) && mount_setattr_fd(top, false, MOUNT_ATTR_RDONLY, 0, 0) < 0)
-            return cgroup_fail(err, errno, op, "making the tmpfs read-only");
+        hiers = owned;
     }
+    int rc = cgroup_mount_all(ctx, op, dest, hiers, n, err);
+    cgroup_mounts_free(owned, owned ? n : 0);
+    if (rc < 0)
+        return -1;
     if (!(op->opts.rec_set || op->opts.rec_clr || op->opts.n_propagation))
         return 0;
     cleanup_close int top = safepath_open(ctx->rootfd, op->destination, O_PATH, 0, err);

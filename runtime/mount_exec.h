@@ -16,11 +16,14 @@
 #include "mount_plan.h"
 
 struct keel_error;
+struct cgroup_mount_entry;
 
 struct mount_exec_ctx {
     int rootfd;    /* O_PATH|O_DIRECTORY fd of the rootfs (already bound onto itself) */
     bool userns;   /* inside a new user namespace: sysfs/mqueue fall back to binds */
     bool cgroupns; /* a cgroup namespace of its own: cgroup mounts are fresh, not binds */
+    const struct cgroup_mount_entry *cgroup_mounts; /* from the cgroup manager, or NULL */
+    size_t n_cgroup_mounts;
 };
 
 int mount_exec_plan(const struct mount_exec_ctx *ctx, const struct mount_plan *plan, struct keel_error **err);

@@ -109,6 +109,8 @@ int rootfs_prepare(const struct spec_config *cfg, const struct rootfs_options *o
         .rootfd = rootfd,
         .userns = o->userns,
         .cgroupns = rootfs_has_ns(cfg, SPEC_NS_CGROUP),
+        .cgroup_mounts = o->cgroup_mounts,
+        .n_cgroup_mounts = o->n_cgroup_mounts,
     };
     if (mount_exec_plan(&ctx, plan, err) < 0)
         return -1;

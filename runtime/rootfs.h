@@ -23,15 +23,23 @@
 #define KEEL_ROOTFS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct keel_error;
 struct spec_config;
+struct cgroup_mount_entry;
 
 struct rootfs_options {
     const char *bundle;       /* root.path is relative to it; NULL = cwd */
     bool no_pivot;            /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
     bool userns;              /* in a new user namespace: devices are bind-mounted, not mknod'ed */
     const char *console_path; /* pty slave to bind on /dev/console, or NULL */
+    /* Optional: the hierarchies for "cgroup" mounts as the cgroup manager
+     * already knows them (cgroup_get_mounts(), called before the init is
+     * cloned).  NULL: rootfs_prepare finds them in /proc/self/mountinfo and
+     * /proc/self/cgroup, which costs ~0.4 ms of CPU here. */
+    const struct cgroup_mount_entry *cgroup_mounts;
+    size_t n_cgroup_mounts;
 };
 /* A zeroed struct rootfs_options is the default: pivot_root, no user
  * namespace, no console. */

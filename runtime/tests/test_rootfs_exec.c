@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "cgroup.h"
 #include "cleanup.h"
 #include "error.h"
 #include "fileutil.h"
@@ -166,6 +167,8 @@ struct scenario {
     void (*before)(const struct scenario *s); /* in the init's namespaces, before prepare */
     bool host_console;                        /* pass a pty of the host as console_path */
     const char *corpus; /* a config of fuzz/corpus/config instead of json, patched to run here */
+    const struct cgroup_mount_entry *cg; /* rootfs_options.cgroup_mounts */
+    size_t n_cg;
 };
 
 /* An engine's config points at its own storage: run it on our bundle, with
@@ -222,7 +225,11 @@ static int scenario_init(const struct scenario *s, bool userns)
         fprintf(stderr, "[%s] %s\n", s->name, error_msg(err));
         return 1;
     }
-    struct rootfs_options o = {.bundle = s->bundle, .no_pivot = s->no_pivot, .userns = userns};
+    struct rootfs_options o = {.bundle = s->bundle,
+                               .no_pivot = s->no_pivot,
+                               .userns = userns,
+                               .cgroup_mounts = s->cg,
+                               .n_cgroup_mounts = s->n_cg};
     if (s->before)
         s->before(s);
     cleanup_close int host_master = -1;
@@ -531,6 +538,17 @@ static void check_kernel_link(const struct scenario *s, struct unit_counts *k)
     CHECK(k, !file_has("/proc/mounts", "proc"));
 }
 
+static void check_given_cgroups(const struct scenario *s, struct unit_counts *k)
+{
+    (void)s;
+    /* only the hierarchies the caller listed, bound from the given dirs */
+    CHECK(k, fs_type("/sys/fs/cgroup") == TMPFS_MAGIC);
+    CHECK(k, fs_type("/sys/fs/cgroup/memory") == CGROUP_SUPER_MAGIC);
+    CHECK(k, access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) == 0);
+    CHECK(k, access("/sys/fs/cgroup/cpu", F_OK) != 0);
+    CHECK(k, vfs_flags("/sys/fs/cgroup/memory") & ST_RDONLY);
+}
+
 static void check_cgroupns(const struct scenario *s, struct unit_counts *k)
 {
     (void)s;
@@ -830,6 +848,23 @@ int main(void)
                               false,     NULL,  NULL,     check_corpus,
                               NULL,      false, corpus[i]};
         run(&sc);
+    }
+
+    /* 18. the cgroup manager's list of hierarchies, passed in */
+    struct statfs cgfs;
+    if (statfs("/sys/fs/cgroup/memory", &cgfs) == 0 && cgfs.f_type == CGROUP_SUPER_MAGIC) {
+        cleanup_free char *b18 = make_bundle("given-cgroups");
+        cleanup_free char *json_cg =
+            config_json(false,
+                        "{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\"},"
+                        "{\"destination\":\"/sys/fs/"
+                        "cgroup\",\"type\":\"cgroup\",\"source\":\"cgroup\",\"options\":[\"ro\"]}",
+                        NULL);
+        struct cgroup_mount_entry given[] = {
+            {.name = "memory", .fstype = "cgroup", .options = "memory", .host_dir = "/sys/fs/cgroup/memory"}};
+        struct scenario s18 = {"given-cgroups",     b18,  json_cg, 0,    false, NULL, NULL,
+                               check_given_cgroups, NULL, false,   NULL, given, 1};
+        run(&s18);
     }
 
     test_symlink_race();
