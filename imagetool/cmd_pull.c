@@ -87,7 +87,7 @@ static void pull_usage(void)
            "Options:\n"
            "  --platform OS/ARCH[/VARIANT]  platform to pull from an index (default: this host)\n"
            "  --all-platforms      pull every platform of an index\n"
-           "  --max-parallel N     layer downloads at once (default 4)\n"
+           "  --max-parallel N     layer downloads at once (default 6)\n"
            "  --retry-times N      retries of a failing request (default 4)\n" REGISTRY_CLI_HELP
            "  -q, --quiet          print only the manifest digest\n"
            "  -h, --help           print this help\n");

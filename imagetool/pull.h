@@ -21,7 +21,7 @@ struct pull_options {
     const char *creds;                        /* --creds user[:pass] */
     const char *authfile;                     /* --authfile */
     bool quiet;                               /* no progress output */
-    int max_parallel;                         /* layer downloads at once, 0 = default (4) */
+    int max_parallel;                         /* layer downloads at once, 0 = default (6) */
     const struct transfer_progress *progress; /* per-blob progress callbacks, NULL = none */
     int retry_times;                          /* retries per request after the first try, -1 = default (4) */
 };

@@ -123,6 +123,8 @@ void http_setup_handle(struct registry_client *c, CURL *h)
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->opts.timeout_s > 0 ? c->opts.timeout_s : 60L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
+    /* Big reads: fewer recv/write/digest rounds per blob. */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
     if (!c->tls_verify) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

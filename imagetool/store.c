@@ -205,7 +205,28 @@ struct store_writer {
     int64_t written;
     enum digest_alg alg;
     struct digest_ctx md;
+    /* Writes are gathered here: the network hands over 16 KiB at a time. */
+    char *buf;
+    size_t buf_len;
 };
+
+#define WRITER_BUF_SIZE (1024 * 1024)
+
+static int writer_flush(struct store_writer *w, struct keel_error **err)
+{
+    if (w->buf_len == 0)
+        return 0;
+    int r = fd_write_all(w->fd, w->buf, w->buf_len);
+    if (r < 0)
+        return error_set(err, -r, "writing `%s`", w->tmp_path);
+    /* Start writeback now so that the fsync before the rename finds little
+     * left to do (it would otherwise stall every other download). */
+    off_t end = lseek(w->fd, 0, SEEK_CUR);
+    if (end > 0)
+        (void)sync_file_range(w->fd, end - (off_t)w->buf_len, (off_t)w->buf_len, SYNC_FILE_RANGE_WRITE);
+    w->buf_len = 0;
+    return 0;
+}
 
 static int writer_rehash(struct store_writer *w, struct keel_error **err)
 {
@@ -287,9 +308,18 @@ int store_writer_write(struct store_writer *w, const void *data, size_t len, str
     if (w->expected >= 0 && w->written + (int64_t)len > w->expected)
         return error_set(err, 0, "blob %s: more data than the %" PRId64 " bytes its descriptor declares",
                          w->digest, w->expected);
-    int r = fd_write_all(w->fd, data, len);
-    if (r < 0)
-        return error_set(err, -r, "writing `%s`", w->tmp_path);
+    if (w->buf == NULL)
+        w->buf = xmalloc(WRITER_BUF_SIZE);
+    if (w->buf_len + len > WRITER_BUF_SIZE && writer_flush(w, err) < 0)
+        return -1;
+    if (len >= WRITER_BUF_SIZE) {
+        int r = fd_write_all(w->fd, data, len);
+        if (r < 0)
+            return error_set(err, -r, "writing `%s`", w->tmp_path);
+    } else {
+        memcpy(w->buf + w->buf_len, data, len);
+        w->buf_len += len;
+    }
     digest_update(&w->md, data, len);
     w->written += (int64_t)len;
     return 0;
@@ -300,6 +330,7 @@ int store_writer_restart(struct store_writer *w, struct keel_error **err)
     digest_release(&w->md);
     digest_init(&w->md, w->alg);
     w->written = 0;
+    w->buf_len = 0;
     if (ftruncate(w->fd, 0) < 0 || lseek(w->fd, 0, SEEK_SET) < 0)
         return error_set(err, errno, "truncating `%s`", w->tmp_path);
     return 0;
@@ -312,15 +343,15 @@ int64_t store_writer_size(const struct store_writer *w)
 
 int store_writer_commit(struct store_writer *w, struct keel_error **err)
 {
-    int r = 0;
+    int r = writer_flush(w, err);
     cleanup_free char *actual = digest_final(&w->md);
-    if (w->expected >= 0 && w->written != w->expected)
+    if (r == 0 && w->expected >= 0 && w->written != w->expected)
         r = error_set(err, 0, "blob %s: got %" PRId64 " bytes, its descriptor declares %" PRId64, w->digest,
                       w->written, w->expected);
-    else if (strcmp(actual, w->digest) != 0)
+    else if (r == 0 && strcmp(actual, w->digest) != 0)
         r = error_set(err, 0, "blob %s: digest mismatch, the content received has digest %s", w->digest,
                       actual);
-    else
+    else if (r == 0)
         r = store_install_file(w->store, w->fd, w->tmp_path, w->digest, err);
     /* Once renamed, the temp name may already belong to another writer. */
     store_writer_abort(w, r == 0);
@@ -331,11 +362,14 @@ void store_writer_abort(struct store_writer *w, bool keep)
 {
     if (w == NULL)
         return;
+    if (keep && w->fd >= 0 && writer_flush(w, NULL) < 0)
+        keep = false; /* a partial file we could not complete is no use */
     if (!keep)
-        unlink(w->tmp_path); /* after a successful rename, this finds nothing */
+        unlink(w->tmp_path);
     digest_release(&w->md);
     if (w->fd >= 0)
         close(w->fd);
+    free(w->buf);
     free(w->digest);
     free(w->tmp_path);
     free(w);

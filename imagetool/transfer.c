@@ -15,7 +15,7 @@
 #include "store.h"
 #include "xalloc.h"
 
-#define DEFAULT_PARALLEL 4
+#define DEFAULT_PARALLEL 6
 #define ERROR_BODY_MAX 65536
 
 enum job_state { JOB_PENDING, JOB_WAITING, JOB_ACTIVE, JOB_DONE };
@@ -264,6 +264,16 @@ int registry_fetch_blobs(struct registry_client *c, struct store *s, const struc
             if (strcmp(descs[k].digest, descs[i].digest) == 0)
                 jobs[i].state = JOB_DONE;
     }
+    /* Biggest first: the longest download should not start last. */
+    size_t *order = xcalloc(n ? n : 1, sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i;
+        while (k > 0 && descs[order[k - 1]].size < descs[i].size) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = i;
+    }
     CURLM *multi = curl_multi_init();
     int r = multi ? 0 : error_set(err, ENOMEM, "curl_multi_init");
     double last_progress = 0;
@@ -276,8 +286,8 @@ int registry_fetch_blobs(struct registry_client *c, struct store *s, const struc
         if (remaining == 0)
             break;
         double now = now_s();
-        for (size_t i = 0; r == 0 && i < n && active < (size_t)max_parallel; i++) {
-            struct job *j = &jobs[i];
+        for (size_t k = 0; r == 0 && k < n && active < (size_t)max_parallel; k++) {
+            struct job *j = &jobs[order[k]];
             if (j->state == JOB_PENDING || (j->state == JOB_WAITING && now >= j->not_before)) {
                 r = job_start(&t, multi, j, err);
                 active += j->state == JOB_ACTIVE;
@@ -321,5 +331,6 @@ int registry_fetch_blobs(struct registry_client *c, struct store *s, const struc
     if (multi)
         curl_multi_cleanup(multi);
     free(jobs);
+    free(order);
     return r;
 }

@@ -63,7 +63,8 @@ def test_wrong_bytes_are_refused_and_nothing_stored(hoist_path, fault, layout, t
     assert "digest mismatch" in r.stderr and big["digest"] in r.stderr
     assert big["digest"] not in R.store_blobs(str(store))
     assert R.read_index(str(store))["manifests"] == []
-    assert os.listdir(store / ".tmp") == []
+    # The bad bytes are gone (other downloads cut short may stay for resume).
+    assert [f for f in os.listdir(store / ".tmp") if big["digest"][7:] in f] == []
 
 
 def test_server_errors_are_retried(hoist_path, fault, layout, tmp_path):
