@@ -205,6 +205,14 @@ static void check_corpus(const struct scenario *s, struct unit_counts *k)
     CHECK(k, access("/dev/pts/ptmx", F_OK) == 0);
 }
 
+static int count_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
 /* The container init: returns the number of failed checks. */
 static int scenario_init(const struct scenario *s, bool userns)
 {
@@ -239,6 +247,7 @@ static int scenario_init(const struct scenario *s, bool userns)
             return 1;
         o.console_path = ptsname(host_master);
     }
+    int fds_before = count_fds();
     int rc = rootfs_prepare(cfg, &o, &err);
     if (rc == 0 && s->between)
         s->between(s);
@@ -255,6 +264,8 @@ static int scenario_init(const struct scenario *s, bool userns)
         if (rc < 0)
             fprintf(stderr, "[%s] %s\n", s->name, error_msg(err));
         CHECK(&k, rc == 0);
+        /* nothing of the setup stays open for the container process */
+        CHECK(&k, rc != 0 || count_fds() == fds_before);
         if (rc == 0 && s->check)
             s->check(s, &k);
     }
