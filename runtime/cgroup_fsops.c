@@ -74,7 +74,11 @@ static int v2_enable_controllers(const char *dir, struct keel_error **err)
     return 0;
 }
 
-static int hier_create(const struct cgroup_hier *h, struct keel_error **err)
+/* strict: a controller that cannot be enabled is an error (pure v2).  On a
+ * hybrid host the cgroup2 tree only adds hugetlb; failing to enable it there
+ * must not stop a container that does not ask for it (hugepageLimits then
+ * fails, naming the missing file). */
+static int hier_create(const struct cgroup_hier *h, bool strict, struct keel_error **err)
 {
     bool cpuset = !h->v2 && cgroup_hier_has(h, "cpuset");
     size_t base = strlen(h->mountpoint);
@@ -86,8 +90,13 @@ static int hier_create(const struct cgroup_hier *h, struct keel_error **err)
         cur[i] = '\0';
         char *slash = strrchr(cur, '/');
         cleanup_free char *parent = xstrndup(cur, (size_t)(slash - cur));
-        if (h->v2 && v2_enable_controllers(parent, err) < 0)
-            return -1;
+        if (h->v2) {
+            cleanup_error struct keel_error *e = NULL;
+            if (v2_enable_controllers(parent, &e) < 0 && strict) {
+                *err = steal_ptr(&e);
+                return -1;
+            }
+        }
         if (mkdir(cur, 0755) < 0 && errno != EEXIST)
             return error_set(err, errno, "creating cgroup `%s`", cur);
         if (cpuset && cpuset_inherit(parent, cur, err) < 0)
@@ -122,7 +131,7 @@ static int fs_enter(struct cgroup_manager *m, pid_t pid, struct keel_error **err
             *err = steal_ptr(&first);
             return error_prefix(err, "moving pid %d into cgroup `%s`", (int)pid, h->dir);
         }
-        if (hier_create(h, err) < 0)
+        if (hier_create(h, m->ops == &cgroup_ops_fs_v2, err) < 0)
             return -1;
         if (cgfs_writef(h->dir, "cgroup.procs", err, "%d", (int)pid) < 0)
             return error_prefix(err, "moving pid %d into cgroup `%s`", (int)pid, h->dir);

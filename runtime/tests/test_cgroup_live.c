@@ -466,6 +466,33 @@ static void test_relative(void)
         CHECK(&c, access(m->hiers[i].dir, F_OK) < 0 && errno == ENOENT);
 }
 
+/* Rootless without delegation: the none backend, and a limit is refused by name. */
+static void test_rootless_none(void)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+            _exit(2);
+        struct spec_linux lx = {.cgroups_path = (char *)"/keeltest-rootless"};
+        struct spec_config cfg = {.linux = &lx};
+        struct cgroup_manager *m = NULL;
+        struct keel_error *err = NULL;
+        if (cgroup_manager_new(&cfg, "rl", false, true, &m, &err) < 0 || m->ops != &cgroup_ops_none)
+            _exit(3);
+        if (cgroup_enter(m, getpid(), &err) < 0)
+            _exit(4);
+        struct spec_resources r = {.set = true, .pids_limit = {true, 5}};
+        if (cgroup_apply_resources(m, &r, &err) == 0 || !strstr(err->msg, "linux.resources.pids"))
+            _exit(5);
+        _exit(0);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    CHECK(&c, WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st))
+        fprintf(stderr, "rootless child: status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -517,5 +544,6 @@ int main(void)
     CHECK(&c, cgroup_destroy(m, &err) == 0); /* again: nothing left is fine */
 
     test_relative();
+    test_rootless_none();
     return unit_finish(&c);
 }
