@@ -264,6 +264,44 @@ static void test_cache(const char *tmp, struct spec_seccomp *podman)
     CHECK(&c, p3 && seccomp_program_was_compiled(p3));
 }
 
+/* The key is over meaning, not spelling: an explicit errnoRet equal to the
+ * default (EPERM), JSON whitespace and member order give the same entry;
+ * another errno or another arch does not. */
+static void test_cache_key_canonical(const char *tmp)
+{
+    cleanup_free char *dir = xasprintf("%s/canon", tmp);
+    const char *variants[] = {
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_"
+        "ERRNO\"}]}",
+        "{ \"syscalls\" : [ { \"action\":\"SCMP_ACT_ERRNO\", \"errnoRet\": 1, \"names\":[\"mkdir\"] } ],\n"
+        "  \"defaultAction\" : \"SCMP_ACT_ALLOW\" }",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct spec_seccomp *s = testlib_seccomp_from_json(variants[i]);
+        cleanup_seccomp_program struct seccomp_program *p = build_cached(s, dir);
+        CHECK(&c, p && seccomp_program_was_compiled(p) == (i == 0));
+        testlib_seccomp_free(s);
+    }
+    CHECK(&c, count_entries(dir) == 1);
+    const char *others[] = {
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_"
+        "ERRNO\","
+        "\"errnoRet\":2}]}",
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86\"],\"syscalls\":[{"
+        "\"names\":["
+        "\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\"}]}",
+        "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\",\"rmdir\"],\"action\":"
+        "\"SCMP_ACT_ERRNO\"}]}",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        struct spec_seccomp *s = testlib_seccomp_from_json(others[i]);
+        cleanup_seccomp_program struct seccomp_program *p = build_cached(s, dir);
+        CHECK(&c, p && seccomp_program_was_compiled(p));
+        testlib_seccomp_free(s);
+    }
+    CHECK(&c, count_entries(dir) == 4);
+}
+
 /* A full cache loses its oldest entry on a miss; debris of crashed writers
  * goes once it is a minute old, fresh temporary files stay. */
 static void test_cache_prune(const char *tmp, struct spec_seccomp *podman)
@@ -405,6 +443,7 @@ int main(void)
             test_cache(tmp, podman);
             test_cache_concurrent(tmp, podman);
             test_cache_prune(tmp, podman);
+            test_cache_key_canonical(tmp);
             test_save_load(tmp, podman);
             test_from_config(podman);
             CHECK(&c, fs_remove_tree(tmp, NULL) == 0);
