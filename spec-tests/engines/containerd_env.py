@@ -178,11 +178,13 @@ class ContainerdEnv:
         self._kill_leftover_shims()
         umount_below(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
-        for d in (RUNC_ROOT, "/run/containerd/fifo"):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        # The shim's --root for our namespace: no container is left in it now,
+        # only what the runtime keeps there (keel: its seccomp cache).
+        shutil.rmtree(RUNC_ROOT, ignore_errors=True)
+        try:
+            os.rmdir("/run/containerd/fifo")
+        except OSError:
+            pass
 
     def _kill_leftover_shims(self):
         """Shims of this containerd (they name its socket in their argv)
