@@ -281,3 +281,20 @@ def test_listen_fds_passed(rt, bundle, tmp_path):
     assert r.returncode == 0, r.stderr
     out = r.stdout.split()
     assert out[:3] == ["1", "1", "socket-stand-in"]
+
+
+def test_no_pivot(rt, bundle):
+    bundle.set_args("sh", "-c", "ls /; cat /proc/self/mountinfo | head -1")
+    r = rt.run("run", "--no-pivot", "--bundle", bundle.path, "np")
+    assert r.returncode == 0, r.stderr
+    assert "busybox" not in r.stdout.split()  # the rootfs' own / listing
+    assert "bin" in r.stdout.split()
+
+
+def test_created_status_before_start_and_pid_is_init(rt, bundle, tmp_path):
+    bundle.set_args("sleep", "60")
+    run_files(rt, "create", "--bundle", bundle.path, "cr", check=True)
+    st = json.loads(rt.run("state", "cr", check=True).stdout)
+    assert st["status"] == "created"
+    # the init waits for start: its cgroup and namespaces are there already
+    assert os.readlink("/proc/%d/ns/pid" % st["pid"]) != os.readlink("/proc/self/ns/pid")
