@@ -15,15 +15,37 @@
 #include "pull.h"
 #include "registry.h"
 #include "registry_cli.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
-enum { OPT_PLATFORM = 1, OPT_ALL_PLATFORMS, OPT_PARALLEL, OPT_RETRY_TIMES };
+enum { OPT_PLATFORM = 1, OPT_ALL_PLATFORMS, OPT_PARALLEL, OPT_RETRY_TIMES, OPT_TIMEOUT };
+
+/* On a terminal: one live line per blob in flight (bytes, rate), redrawn
+ * in place; finished blobs scroll up as plain lines. Elsewhere: plain
+ * lines only, one when a blob starts and one when it ends. */
+#define PROGRESS_MAX_BARS 64
+
+struct progress_bar {
+    char digest[16];
+    int64_t done, total;
+    double t0;
+};
 
 struct pull_progress {
     bool tty;
+    struct progress_bar bars[PROGRESS_MAX_BARS];
+    size_t n_bars;
+    int drawn; /* live lines currently on screen */
     double last_draw;
-    int64_t total_done;
+    struct strbuf pending; /* finished lines not yet printed */
 };
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static const char *short_digest(const char *d)
 {
@@ -42,15 +64,56 @@ static void human_bytes(double n, char buf[static 32])
     snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", n, units[u]);
 }
 
+static void progress_redraw(struct pull_progress *p)
+{
+    if (p->drawn > 0)
+        fprintf(stderr, "\033[%dA\r\033[J", p->drawn);
+    if (p->pending.len) {
+        fputs(p->pending.buf, stderr);
+        strbuf_reset(&p->pending);
+    }
+    double now = mono_now();
+    for (size_t i = 0; i < p->n_bars; i++) {
+        struct progress_bar *b = &p->bars[i];
+        char done[32], total[32], rate[32];
+        human_bytes((double)b->done, done);
+        human_bytes((double)b->total, total);
+        human_bytes(now > b->t0 ? (double)b->done / (now - b->t0) : 0, rate);
+        int pct = b->total > 0 ? (int)(100 * b->done / b->total) : 0;
+        fprintf(stderr, "Copying blob %.12s %3d%% %s / %s  %s/s\n", b->digest, pct, done, total, rate);
+    }
+    p->drawn = (int)p->n_bars;
+    p->last_draw = now;
+    fflush(stderr);
+}
+
+static struct progress_bar *progress_find(struct pull_progress *p, const char *digest)
+{
+    for (size_t i = 0; i < p->n_bars; i++)
+        if (strncmp(p->bars[i].digest, short_digest(digest), 12) == 0)
+            return &p->bars[i];
+    return NULL;
+}
+
 static void progress_start(void *user, const struct oci_descriptor *d, int64_t resumed_from)
 {
     struct pull_progress *p = user;
-    if (p->tty)
+    if (!p->tty) {
+        if (resumed_from > 0)
+            fprintf(stderr, "Resuming blob %.12s at byte %" PRId64 "\n", short_digest(d->digest),
+                    resumed_from);
+        else
+            fprintf(stderr, "Copying blob %.12s\n", short_digest(d->digest));
         return;
-    if (resumed_from > 0)
-        fprintf(stderr, "Resuming blob %.12s at byte %" PRId64 "\n", short_digest(d->digest), resumed_from);
-    else
-        fprintf(stderr, "Copying blob %.12s\n", short_digest(d->digest));
+    }
+    if (p->n_bars == PROGRESS_MAX_BARS)
+        return;
+    struct progress_bar *b = &p->bars[p->n_bars++];
+    snprintf(b->digest, sizeof(b->digest), "%.12s", short_digest(d->digest));
+    b->done = resumed_from;
+    b->total = d->size;
+    b->t0 = mono_now();
+    progress_redraw(p);
 }
 
 static void progress_update(void *user, const struct oci_descriptor *d, int64_t done, int64_t total)
@@ -58,11 +121,13 @@ static void progress_update(void *user, const struct oci_descriptor *d, int64_t 
     struct pull_progress *p = user;
     if (!p->tty)
         return;
-    char a[32], b[32];
-    human_bytes((double)done, a);
-    human_bytes((double)total, b);
-    fprintf(stderr, "\r\033[KCopying blob %.12s %s / %s", short_digest(d->digest), a, b);
-    fflush(stderr);
+    struct progress_bar *b = progress_find(p, d->digest);
+    if (b) {
+        b->done = done;
+        b->total = total;
+    }
+    if (mono_now() - p->last_draw >= 0.1)
+        progress_redraw(p);
 }
 
 static void progress_done(void *user, const struct oci_descriptor *d, bool skipped, double seconds)
@@ -71,13 +136,24 @@ static void progress_done(void *user, const struct oci_descriptor *d, bool skipp
     char size[32], rate[32];
     human_bytes((double)d->size, size);
     human_bytes(seconds > 0.001 ? (double)d->size / seconds : 0, rate);
-    if (p->tty)
-        fprintf(stderr, "\r\033[K");
+    struct strbuf line = STRBUF_INIT;
     if (skipped)
-        fprintf(stderr, "Skipping blob %.12s (already present)\n", short_digest(d->digest));
+        strbuf_printf(&line, "Skipping blob %.12s (already present)\n", short_digest(d->digest));
     else
-        fprintf(stderr, "Copied blob %.12s %s in %.1fs (%s/s)\n", short_digest(d->digest), size, seconds,
-                rate);
+        strbuf_printf(&line, "Copied blob %.12s %s in %.1fs (%s/s)\n", short_digest(d->digest), size, seconds,
+                      rate);
+    if (!p->tty) {
+        fputs(line.buf, stderr);
+        strbuf_release(&line);
+        return;
+    }
+    struct progress_bar *b = progress_find(p, d->digest);
+    if (b) {
+        *b = p->bars[--p->n_bars];
+    }
+    strbuf_puts(&p->pending, line.buf);
+    strbuf_release(&line);
+    progress_redraw(p);
 }
 
 static void pull_usage(void)
@@ -88,8 +164,9 @@ static void pull_usage(void)
            "  --platform OS/ARCH[/VARIANT]  platform to pull from an index (default: this host)\n"
            "  --all-platforms      pull every platform of an index\n"
            "  --max-parallel N     layer downloads at once (default 6)\n"
-           "  --retry-times N      retries of a failing request (default 4)\n" REGISTRY_CLI_HELP
-           "  -q, --quiet          print only the manifest digest\n"
+           "  --retry-times N      retries of a failing request (default 4)\n"
+           "  --timeout SECONDS    a transfer receiving nothing this long fails and is retried (default "
+           "60)\n" REGISTRY_CLI_HELP "  -q, --quiet          print only the manifest digest\n"
            "  -h, --help           print this help\n");
 }
 
@@ -100,6 +177,7 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
         {"all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS},
         {"max-parallel", required_argument, NULL, OPT_PARALLEL},
         {"retry-times", required_argument, NULL, OPT_RETRY_TIMES},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
         REGISTRY_CLI_OPTIONS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -144,6 +222,15 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
             po.retry_times = (int)n;
             break;
         }
+        case OPT_TIMEOUT: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 86400)
+                return error_set(err, 0, "--timeout: \"%s\" is not a number of seconds from 1 to 86400",
+                                 optarg);
+            po.stall_timeout_s = n;
+            break;
+        }
         case 'q':
             po.quiet = true;
             break;
@@ -168,7 +255,13 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
     if (!po.quiet)
         po.progress = &tp;
     cleanup_free char *digest = NULL;
-    if (pull_image(ctx, argv[optind], &po, &digest, err) < 0)
+    int r = pull_image(ctx, argv[optind], &po, &digest, err);
+    if (pp.tty && (pp.drawn || pp.pending.len)) {
+        pp.n_bars = 0;
+        progress_redraw(&pp);
+    }
+    strbuf_release(&pp.pending);
+    if (r < 0)
         return -1;
     printf("%s\n", digest);
     return 0;

@@ -33,6 +33,7 @@ static void registry_options_from_pull(struct registry_options *ro, const struct
     ro->log = &ctx->log;
     if (o->retry_times >= 0)
         ro->max_attempts = o->retry_times + 1;
+    ro->timeout_s = o->stall_timeout_s;
 }
 
 /* Fetch one image manifest (known by digest) and everything it references. */

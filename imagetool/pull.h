@@ -23,7 +23,8 @@ struct pull_options {
     bool quiet;                               /* no progress output */
     int max_parallel;                         /* layer downloads at once, 0 = default (6) */
     const struct transfer_progress *progress; /* per-blob progress callbacks, NULL = none */
-    int retry_times;                          /* retries per request after the first try, -1 = default (4) */
+    long stall_timeout_s; /* a transfer receiving nothing this long fails (and is retried), 0 = 60 */
+    int retry_times;      /* retries per request after the first try, -1 = default (4) */
 };
 
 void pull_options_init(struct pull_options *o);

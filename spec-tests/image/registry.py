@@ -291,6 +291,7 @@ class FaultRegistry:
 def fault_serve(config_path):
     """Knobs (config JSON): corrupt: [digest]; fail: {digest: [status, ...]} answered first;
     cut: {digest: n} send n bytes of the first GET then the whole process dies; ignore_range;
+    stall: {digest: n} send n bytes of the first GET then nothing; slow: {digest: bytes per second};
     token: {user, pass, uses} Bearer auth where a token is refused after `uses` requests;
     tags: [..] paginated by 2 with Link; schema1: serve tag "old" as Docker schema 1;
     huge: serve tag "huge" as a 5 MiB manifest; plain_manifest_type: serve manifests as application/json."""
@@ -427,6 +428,30 @@ def fault_serve(config_path):
                     body = body[:mid] + bytes([body[mid] ^ 0xFF]) + body[mid + 1:]
                 cut = cfg.get("cut", {}).get(digest)
                 rng = self.headers.get("Range")
+                stall = cfg.get("stall", {}).get(digest)
+                if stall is not None and digest not in state["cut_done"]:
+                    with lock:
+                        state["cut_done"].add(digest)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[:stall])
+                    self.wfile.flush()
+                    time.sleep(60)  # alive but silent: the client must give up
+                    return
+                slow = cfg.get("slow", {}).get(digest)
+                if slow and not rng:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    step = max(1, slow // 10)
+                    for i in range(0, len(body), step):
+                        self.wfile.write(body[i:i + step])
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                    return
                 if cut is not None and digest not in state["cut_done"]:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/octet-stream")

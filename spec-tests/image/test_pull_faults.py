@@ -206,3 +206,30 @@ def test_tags_pagination(hoist_path, fault, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == names
     assert len([q for q in srv.requests() if "/tags/list" in q["path"]]) == 3
+
+
+def test_stalled_transfer_times_out_and_resumes(hoist_path, fault, layout, tmp_path):
+    big = big_layer(layout)
+    srv = fault(stall={big["digest"]: BIG // 2})
+    store = tmp_path / "store"
+    t0 = time.monotonic()
+    pull(hoist_path, store, srv.host + "/test/img:v1", "--timeout", "2", check=True)
+    assert time.monotonic() - t0 < 30
+    gets = blob_gets(srv, big["digest"])
+    assert len(gets) == 2 and gets[1]["range"] == "bytes=%d-" % (BIG // 2)
+    assert R.store_blobs(str(store))[big["digest"]] == big["size"]
+
+
+def test_slow_registry_shows_progress_on_a_terminal(hoist_path, fault, layout, tmp_path):
+    big = big_layer(layout)
+    srv = fault(slow={big["digest"]: BIG // 2})
+    store = tmp_path / "store"
+    # script(1) gives hoist a terminal; its output is what the user would see.
+    r = subprocess.run(["script", "-qec", "%s --store %s pull %s/test/img:v1" % (hoist_path, store, srv.host),
+                        "/dev/null"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout
+    lines = [ln for ln in r.stdout.replace("\r", "\n").split("\n") if big["digest"][7:19] in ln]
+    progress = [ln for ln in lines if "%" in ln and "/s" in ln]
+    assert len(progress) >= 3  # redrawn while it crawls
+    assert any("MiB /" in ln for ln in progress)
+    assert any(ln.startswith("Copied blob") or "Copied blob" in ln for ln in lines)
