@@ -26,6 +26,10 @@ MT_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 MT_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 MT_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MT_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+MT_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
 def free_port():
@@ -205,6 +209,29 @@ class Layout:
         idx = {"schemaVersion": 2, "mediaType": MT_OCI_INDEX, "manifests": manifests}
         return dict(mediaType=MT_OCI_INDEX, **self.blob(json.dumps(idx).encode()))
 
+    def docker_image(self, layers, arch="amd64", variant=None):
+        """A Docker schema 2 image (gzip layers, Docker media types)."""
+        descs, diff_ids = [], []
+        for files in layers:
+            raw = tar_layer(files)
+            diff_ids.append(sha256(raw))
+            descs.append(dict(mediaType=MT_DOCKER_LAYER, **self.blob(gzip.compress(raw, mtime=0))))
+        config = {"architecture": arch, "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                  "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+        if variant:
+            config["variant"] = variant
+        cfg = dict(mediaType=MT_DOCKER_CONFIG, **self.blob(json.dumps(config).encode()))
+        manifest = {"schemaVersion": 2, "mediaType": MT_DOCKER_MANIFEST, "config": cfg, "layers": descs}
+        m = dict(mediaType=MT_DOCKER_MANIFEST, **self.blob(json.dumps(manifest).encode()))
+        m["platform"] = {"architecture": arch, "os": "linux"}
+        if variant:
+            m["platform"]["variant"] = variant
+        return m
+
+    def docker_list(self, manifests):
+        lst = {"schemaVersion": 2, "mediaType": MT_DOCKER_LIST, "manifests": manifests}
+        return dict(mediaType=MT_DOCKER_LIST, **self.blob(json.dumps(lst).encode()))
+
     def tag(self, desc, tag):
         d = {k: v for k, v in desc.items() if k != "platform"}
         d["annotations"] = {"org.opencontainers.image.ref.name": tag}
@@ -291,6 +318,7 @@ class FaultRegistry:
 def fault_serve(config_path):
     """Knobs (config JSON): corrupt: [digest]; fail: {digest: [status, ...]} answered first;
     cut: {digest: n} send n bytes of the first GET then the whole process dies; ignore_range;
+    redirect: blob GETs answer 307 to another URL;
     stall: {digest: n} send n bytes of the first GET then nothing; slow: {digest: bytes per second};
     token: {user, pass, uses} Bearer auth where a token is refused after `uses` requests;
     tags: [..] paginated by 2 with Link; schema1: serve tag "old" as Docker schema 1;
@@ -413,6 +441,10 @@ def fault_serve(config_path):
                 return self.send(200, body, mt, headers=[("Docker-Content-Digest", digest)])
             if rest.startswith("blobs/"):
                 digest = rest[len("blobs/"):]
+                if cfg.get("redirect") and not query:
+                    # Like a registry handing blobs to object storage.
+                    return self.send(307, b"", headers=[
+                        ("Location", "http://%s/v2/%s/blobs/%s?storage=1" % (cfg["host"], repo, digest))])
                 with lock:
                     fails = state["fail"].get(digest)
                     status = fails.pop(0) if fails else None

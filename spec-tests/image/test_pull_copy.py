@@ -124,3 +124,28 @@ def test_copy_errors(hoist_path, reg, layout, tmp_path):
     assert r.returncode != 0 and "expected docker://REFERENCE or oci:DIR[:TAG]" in r.stderr
     r = hoist(hoist_path, "copy", "--chunk-size", "lots", "oci:/a", "oci:/b", check=False)
     assert r.returncode != 0 and "--chunk-size" in r.stderr
+
+
+def test_docker_manifest_list_pushed_by_hoist_then_pulled(hoist_path, reg, tmp_path):
+    lay = R.Layout(tmp_path / "dl")
+    amd = lay.docker_image([R.busybox_files(), [("etc", ("dir",)), ("etc/x", b"amd\n")]], arch="amd64")
+    arm = lay.docker_image([R.busybox_files(), [("etc", ("dir",)), ("etc/x", b"arm\n")]], arch="arm64",
+                           variant="v8")
+    lst = lay.docker_list([amd, arm])
+    lay.tag(lst, "list")
+    dest = reg.host + "/docker/list:1"
+    r = hoist(hoist_path, "copy", "oci:%s:list" % lay.path, "docker://" + dest)
+    assert r.stdout.strip() == lst["digest"]
+    raw = subprocess.run([R.SKOPEO, "inspect", "--raw", "--tls-verify=false", "docker://" + dest], check=True,
+                         capture_output=True).stdout
+    assert json.loads(raw)["mediaType"] == R.MT_DOCKER_LIST and R.sha256(raw) == lst["digest"]
+    store = tmp_path / "store"
+    r = hoist(hoist_path, "pull", "--platform", "linux/arm64", dest, store=store)
+    assert r.stdout.strip() == arm["digest"]
+    assert R.store_ref(str(store), dest)["mediaType"] == R.MT_DOCKER_LIST
+    cfg = json.loads(hoist(hoist_path, "inspect", "--config", "--platform", "linux/arm64", dest,
+                           store=store).stdout)
+    assert cfg["architecture"] == "arm64"
+    # skopeo sees the same amd64 image hoist picks by default.
+    r = hoist(hoist_path, "pull", dest, store=tmp_path / "amd")
+    assert r.stdout.strip() == amd["digest"]

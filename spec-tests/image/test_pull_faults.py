@@ -233,3 +233,13 @@ def test_slow_registry_shows_progress_on_a_terminal(hoist_path, fault, layout, t
     assert len(progress) >= 3  # redrawn while it crawls
     assert any("MiB /" in ln for ln in progress)
     assert any(ln.startswith("Copied blob") or "Copied blob" in ln for ln in lines)
+
+
+def test_blob_redirects_are_followed(hoist_path, fault, layout, tmp_path):
+    srv = fault(redirect=True, token={"user": "u", "pass": "p"})
+    store = tmp_path / "store"
+    pull(hoist_path, store, srv.host + "/test/img:v1", "--creds", "u:p", check=True)
+    big = big_layer(layout)
+    followed = [q for q in srv.requests() if q["path"].endswith("?storage=1")]
+    assert any(big["digest"] in q["path"] for q in followed)
+    assert R.store_blobs(str(store))[big["digest"]] == big["size"]
