@@ -89,6 +89,29 @@ int main(void)
     CHECK(&c, store_writer_commit(w, &err) < 0);
     CHECK(&c, err && strstr(err->msg, "got 5 bytes"));
 
+    /* sha512 blobs live under blobs/sha512. */
+    cleanup_free char *d512 = digest_buffer(DIGEST_SHA512, layer, strlen(layer));
+    CHECK(&c, store_writer_open(s, d512, (int64_t)strlen(layer), false, &w, &off, &err) == 0);
+    CHECK(&c, store_writer_write(w, layer, strlen(layer), &err) == 0);
+    CHECK(&c, store_writer_commit(w, &err) == 0);
+    cleanup_free char *p512 = store_blob_path(s, d512);
+    CHECK(&c, p512 && strstr(p512, "/blobs/sha512/") && fs_exists(p512));
+    cleanup_free char *b512 = NULL;
+    CHECK(&c, store_read_blob(s, d512, 1024, &b512, NULL, &err) == 0);
+    CHECK(&c, store_blob_path(s, "md5:abc") == NULL);
+    CHECK(&c, store_read_blob(s, "sha256:zz", 1024, &b512, NULL, &err) < 0);
+
+    /* A blob corrupted on disk is caught when read back. */
+    const char *victim = "victim-bytes";
+    cleanup_free char *victim_digest = NULL;
+    CHECK(&c, store_write_blob(s, NULL, victim, strlen(victim), &victim_digest, &err) == 0);
+    cleanup_free char *vp = store_blob_path(s, victim_digest);
+    chmod(vp, 0644);
+    CHECK(&c, file_write_atomic(vp, "victim-bytez", 12, 0644, &err) == 0);
+    cleanup_free char *vb = NULL;
+    CHECK(&c, store_read_blob(s, victim_digest, 1024, &vb, NULL, &err) < 0);
+    CHECK(&c, err && strstr(err->msg, "corrupt"));
+
     /* A manifest, tagged. */
     cleanup_free char *manifest =
         xasprintf("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\",\"digest\":\"%"
@@ -124,7 +147,7 @@ int main(void)
     size_t removed = 0;
     uint64_t freed = 0;
     CHECK(&c, store_gc(s, &removed, &freed, &err) == 0);
-    CHECK(&c, removed == 1 && freed == 4);
+    CHECK(&c, removed == 3); /* junk, the sha512 copy and the corrupted victim */
     CHECK(&c, !store_has_blob(s, junk_digest));
     CHECK(&c,
           store_has_blob(s, cfg_digest) && store_has_blob(s, layer_digest) && store_has_blob(s, man_digest));
