@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mount_util import HostMount, add_mount, mountinfo_in, parse_mountinfo, run_in, run_ok, needs_run  # noqa: F401
+from mount_util import HostMount, add_mount, mountinfo_in, parse_mountinfo, run_in, run_ok, skip_if_runc_older, needs_run  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("needs_run")
 
@@ -267,3 +267,26 @@ def test_bind_of_a_host_directory_over_proc_sys_is_refused(rt, bundle, tmp_path)
     r = run_in(rt, bundle, "true")
     assert r.returncode != 0
     assert "/proc/sys" in r.stderr
+
+
+def test_recursive_attributes_reach_submounts(rt, bundle, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    with HostMount(src / "sub"):
+        add_mount(bundle, "/rec", "bind", str(src), ["rbind", "rnosuid", "rnodev", "rnoexec", "rnoatime"])
+        m = mountinfo_in(rt, bundle)
+    for mp in ("/rec", "/rec/sub"):
+        assert {"nosuid", "nodev", "noexec", "noatime"} <= m[mp]["opts"], (mp, m[mp])
+
+
+@pytest.mark.parametrize("opt", ["idmap", "ridmap"])
+def test_idmap_options_are_not_ignored(rt, bundle, tmp_path, opt):
+    """keel refuses idmapped mounts for now (runc 1.2 implements them);
+    never silently a plain bind."""
+    skip_if_runc_older(rt, (1, 2, 0), "ignores idmap/ridmap on a bind and makes a plain one")
+    src = tmp_path / "src"
+    src.mkdir()
+    add_mount(bundle, "/data", "bind", str(src), ["bind", opt])
+    r = run_in(rt, bundle, "true")
+    assert r.returncode != 0
+    assert "/data" in r.stderr
