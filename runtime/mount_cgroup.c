@@ -82,6 +82,75 @@ static const char *cgroup_own_path(char **lines, size_t n, const struct cgroup_m
     return NULL;
 }
 
+/* The usual layout, from /proc/self/cgroup alone: every hierarchy mounted
+ * at /sys/fs/cgroup/<controllers> (name=systemd at "systemd", the v2 one at
+ * "unified" on a hybrid host or at /sys/fs/cgroup itself), its root being
+ * the root of the paths listed.  Each guess is checked with one statfs of
+ * the container's directory in it; returns 1 when any guess fails, so the
+ * caller reads mountinfo instead (nested or unusual layouts).  Reading
+ * mountinfo costs ~0.37 ms here, /proc/self/cgroup ~0.06 ms. */
+static int cgroup_guess_hiers(struct cgroup_mount_entry **out, size_t *n_out)
+{
+    cleanup_free char *selfcg = NULL;
+    if (file_read_whole("/proc/self/cgroup", 1 << 20, &selfcg, NULL, NULL) < 0)
+        return 1;
+    struct cgroup_mount_entry *h = NULL;
+    size_t n = 0;
+    int rc = 0;
+    for (char *save = NULL, *l = strtok_r(selfcg, "\n", &save); l && rc == 0;
+         l = strtok_r(NULL, "\n", &save)) {
+        char *f[3];
+        if (cgroup_split(l, ':', f, 3) != 3 || f[2][0] != '/') {
+            rc = 1;
+            break;
+        }
+        const char *ctl = f[1];
+        bool v2 = ctl[0] == '\0';
+        const char *name = v2 ? "unified" : strncmp(ctl, "name=", 5) == 0 ? ctl + 5 : ctl;
+        cleanup_free char *mp = xasprintf(CGROUP_ROOT "/%s", name);
+        cleanup_free char *dir = xasprintf("%s%s", mp, strcmp(f[2], "/") == 0 ? "" : f[2]);
+        struct statfs sfs;
+        long want = v2 ? CGROUP2_SUPER_MAGIC : CGROUP_SUPER_MAGIC;
+        if (statfs(dir, &sfs) < 0 || (long)sfs.f_type != want) {
+            if (!v2) {
+                /* a hierarchy that is not mounted at all is not shown */
+                if (statfs(mp, &sfs) < 0 && errno == ENOENT)
+                    continue;
+                rc = 1;
+                break;
+            }
+            /* pure cgroup2: the hierarchy is /sys/fs/cgroup itself */
+            free(dir);
+            dir = xasprintf(CGROUP_ROOT "%s", strcmp(f[2], "/") == 0 ? "" : f[2]);
+            if (statfs(dir, &sfs) < 0 || (long)sfs.f_type != CGROUP2_SUPER_MAGIC) {
+                if (statfs(CGROUP_ROOT "/unified", &sfs) < 0 && errno == ENOENT &&
+                    statfs(CGROUP_ROOT, &sfs) == 0 && sfs.f_type != CGROUP2_SUPER_MAGIC)
+                    continue; /* v1 only: no v2 hierarchy mounted */
+                rc = 1;
+                break;
+            }
+            name = "";
+        }
+        h = xrealloc(h, (n + 1) * sizeof(*h));
+        struct cgroup_mount_entry *e = &h[n++];
+        e->name = xstrdup(name);
+        e->fstype = xstrdup(v2 ? "cgroup2" : "cgroup");
+        e->options = xstrdup(v2 ? "" : ctl);
+        e->host_dir = steal_ptr(&dir);
+    }
+    /* pure v2 is one hierarchy and nothing else */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (h[i].name[0] == '\0' && n != 1)
+            rc = 1;
+    if (rc != 0 || n == 0) {
+        cgroup_mounts_free(h, n);
+        return 1;
+    }
+    *out = h;
+    *n_out = n;
+    return 0;
+}
+
 static int cgroup_read_hiers(struct cgroup_mount_entry **out, size_t *n_out, struct keel_error **err)
 {
     cleanup_free char *mountinfo = NULL, *selfcg = NULL;
@@ -214,7 +283,7 @@ int mount_cgroup_exec(const struct mount_exec_ctx *ctx, const struct mount_op *o
     size_t n = ctx->n_cgroup_mounts;
     const struct cgroup_mount_entry *hiers = ctx->cgroup_mounts;
     if (!hiers) {
-        if (cgroup_read_hiers(&owned, &n, err) < 0)
+        if (cgroup_guess_hiers(&owned, &n) != 0 && cgroup_read_hiers(&owned, &n, err) < 0)
             return error_prefix(err, "mount \"%s\" to \"%s\"", op->source, op->destination);
         hiers = owned;
     }
