@@ -100,3 +100,23 @@ def test_dev_bound_from_the_host_gets_no_extra_links(rt, bundle):
 def test_mknod_is_not_possible_for_the_process(rt, bundle):
     r = run_in(rt, bundle, "mknod /dev/sda8 b 8 8 2>&1 || echo refused")
     assert "refused" in r.stdout or r.returncode != 0
+
+
+def userns(bundle):
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+
+
+def test_user_namespace_binds_the_host_nodes(rt, bundle):
+    """mknod is refused in a user namespace: the host's nodes are bound."""
+    userns(bundle)
+    bundle.config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("the host has no /dev/fuse")
+    out = run_ok(rt, bundle, "stat -c '%n %t %T' /dev/null /dev/fuse /dev/tty; echo x > /dev/null && echo ok; "
+                             "cat /proc/self/mountinfo")
+    assert "/dev/null 1 3" in out and "/dev/fuse a e5" in out and "/dev/tty 5 0" in out
+    assert "ok" in out
+    mps = [line.split()[4] for line in out.splitlines() if " - " in line]
+    assert "/dev/null" in mps and "/dev/fuse" in mps
