@@ -16,6 +16,12 @@
 
 struct keel_error;
 
+/* yajl builds and frees its tree recursively: a document nested a few
+ * million levels deep would overflow the stack.  Real configs nest about 6
+ * levels; refuse more than `max` before parsing. */
+#define SPEC_MAX_DEPTH 256
+int spec_check_depth(const char *text, size_t len, const char *name, unsigned max, struct keel_error **err);
+
 /* "base.key", or "key" when base is empty (caller frees). */
 char *spec_path_join(const char *base, const char *key);
 /* "base[i]" (caller frees). */

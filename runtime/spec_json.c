@@ -8,6 +8,41 @@
 #include "spec_internal.h"
 #include "xalloc.h"
 
+int spec_check_depth(const char *text, size_t len, const char *name, unsigned max, struct keel_error **err)
+{
+    unsigned depth = 0;
+    size_t line = 1, col = 0;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        col++;
+        if (ch == '\n') {
+            line++;
+            col = 0;
+        }
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (ch == '\\')
+                escaped = true;
+            else if (ch == '"')
+                in_string = false;
+            continue;
+        }
+        if (ch == '"') {
+            in_string = true;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > max)
+                return error_set(err, 0,
+                                 "%s: invalid JSON at line %zu, column %zu: nested deeper than %u levels",
+                                 name, line, col, max);
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 char *spec_path_join(const char *base, const char *key)
 {
     if (base == NULL || base[0] == '\0')

@@ -7,6 +7,7 @@
 #include "cleanup.h"
 #include "error.h"
 #include "spec.h"
+#include "strbuf.h"
 #include "unit.h"
 #include "xalloc.h"
 
@@ -227,6 +228,40 @@ static void test_whole_document(void)
     }
 }
 
+/* Nesting is bounded before yajl (which recurses) sees the document;
+ * brackets inside strings do not count. */
+static void test_depth(void)
+{
+    struct strbuf deep = STRBUF_INIT, ok = STRBUF_INIT;
+    strbuf_puts(&deep, "{" BASE ",\"x\":");
+    strbuf_puts(&ok, "{" BASE ",\"s\":\"");
+    for (int i = 0; i < 1000; i++)
+        strbuf_puts(&ok, "[{");
+    strbuf_puts(&ok, "\\\"\",\"x\":");
+    for (int i = 0; i < 300; i++) {
+        strbuf_putc(&deep, '[');
+        if (i < 200)
+            strbuf_putc(&ok, '[');
+    }
+    for (int i = 0; i < 300; i++) {
+        strbuf_putc(&deep, ']');
+        if (i < 200)
+            strbuf_putc(&ok, ']');
+    }
+    strbuf_putc(&deep, '}');
+    strbuf_putc(&ok, '}');
+    cleanup_spec_config struct spec_config *cfg = NULL;
+    cleanup_error struct keel_error *err = NULL;
+    CHECK(&c, spec_parse_config(deep.buf, deep.len, "config.json", &cfg, &err) < 0);
+    CHECK(&c, strstr(error_msg(err), "config.json: invalid JSON at line 1, column ") == error_msg(err));
+    CHECK(&c, strstr(error_msg(err), ": nested deeper than 256 levels") != NULL);
+    struct spec_process *p = NULL;
+    CHECK(&c, spec_parse_process(deep.buf, deep.len, "process.json", &p, &err) < 0);
+    CHECK(&c, spec_parse_config(ok.buf, ok.len, "config.json", &cfg, &err) == 0);
+    strbuf_release(&deep);
+    strbuf_release(&ok);
+}
+
 /* A minimal config passes, and unknown fields anywhere are ignored. */
 static void test_valid_minimal(void)
 {
@@ -250,5 +285,6 @@ int main(void)
         run_case(&validate_cases[i]);
     test_whole_document();
     test_valid_minimal();
+    test_depth();
     return unit_finish(&c);
 }
