@@ -106,9 +106,12 @@ static int spec_validate_namespaces(const struct spec_config *cfg, const struct 
         if (l->n_gid_mappings == 0)
             return error_set(err, 0, CFG "linux.gidMappings: a new user namespace needs gid mappings");
     }
-    if ((l->n_uid_mappings || l->n_gid_mappings) && (user == NULL || joins_user))
+    /* With a joined user namespace the mappings describe it (containerd
+     * writes both for pods with user namespaces), so only mappings without
+     * any user namespace are an error. */
+    if ((l->n_uid_mappings || l->n_gid_mappings) && user == NULL)
         return error_set(err, 0,
-                         CFG "linux.uidMappings: mappings are set but no new user namespace is requested");
+                         CFG "linux.uidMappings: mappings are set but no user namespace is requested");
     const struct spec_namespace *time_ns = spec_find_namespace(l, SPEC_NS_TIME);
     if ((l->time_offset_monotonic.set || l->time_offset_boottime.set) &&
         (time_ns == NULL || (time_ns->path && time_ns->path[0])))

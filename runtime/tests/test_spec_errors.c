@@ -132,7 +132,7 @@ static const struct error_case validate_cases[] = {
      "\"size\":1}]}",
      "config.json: linux.gidMappings: a new user namespace needs gid mappings"},
     {"\"linux\":{\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}]}",
-     "config.json: linux.uidMappings: mappings are set but no new user namespace is requested"},
+     "config.json: linux.uidMappings: mappings are set but no user namespace is requested"},
     {"\"linux\":{\"timeOffsets\":{\"monotonic\":{\"secs\":1}}}",
      "config.json: linux.timeOffsets: offsets need a new time namespace"},
     {"\"hostname\":\"h\",\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}",
@@ -262,6 +262,18 @@ static void test_depth(void)
     strbuf_release(&ok);
 }
 
+/* A joined user namespace may come with its mappings (containerd). */
+static void test_joined_userns(void)
+{
+    static const char doc[] =
+        "{" BASE ",\"linux\":{\"namespaces\":[{\"type\":\"user\",\"path\":\"/proc/1/ns/user\"}],"
+        "\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}}";
+    cleanup_spec_config struct spec_config *cfg = NULL;
+    cleanup_error struct keel_error *err = NULL;
+    CHECK(&c, spec_parse_config(doc, strlen(doc), "config.json", &cfg, &err) == 0);
+    CHECK(&c, cfg && spec_validate_config(cfg, &err) == 0);
+}
+
 /* A minimal config passes, and unknown fields anywhere are ignored. */
 static void test_valid_minimal(void)
 {
@@ -286,5 +298,6 @@ int main(void)
     test_whole_document();
     test_valid_minimal();
     test_depth();
+    test_joined_userns();
     return unit_finish(&c);
 }
