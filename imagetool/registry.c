@@ -211,15 +211,8 @@ int registry_open(const char *registry, const char *repository, const struct reg
         return error_set(err, ENOMEM, "curl_easy_init");
     if (tls_configure(c, err) < 0)
         return -1;
-    const char *cred_registry = registry;
-    free(c->registry);
-    c->registry = xstrdup(cred_registry);
-    if (auth_load_credentials(c, err) < 0)
+    if (auth_load_credentials(c, registry, err) < 0)
         return -1;
-    if (strcmp(registry, "docker.io") == 0) {
-        free(c->registry);
-        c->registry = xstrdup("registry-1.docker.io");
-    }
     if (registry_ping(c, err) < 0)
         return -1;
     *out = steal_ptr(&c);

@@ -33,7 +33,7 @@ void auth_clear(struct registry_auth *a)
     memset(a, 0, sizeof(*a));
 }
 
-int auth_load_credentials(struct registry_client *c, struct keel_error **err)
+int auth_load_credentials(struct registry_client *c, const char *registry, struct keel_error **err)
 {
     const struct registry_options *o = &c->opts;
     if (o->username) {
@@ -45,7 +45,7 @@ int auth_load_credentials(struct registry_client *c, struct keel_error **err)
         return auth_parse_creds(o->creds, &c->auth.user, &c->auth.pass, err);
     if (o->anonymous)
         return 0;
-    int r = auth_lookup(c->registry, c->repository, o->authfile, &c->auth.user, &c->auth.pass, err);
+    int r = auth_lookup(registry, c->repository, o->authfile, &c->auth.user, &c->auth.pass, err);
     return r < 0 ? -1 : 0;
 }
 

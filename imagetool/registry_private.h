@@ -105,8 +105,9 @@ int registry_send(struct registry_client *c, const char *method, const char *url
  * into an error message: "MANIFEST_UNKNOWN: manifest unknown (HTTP 404)". */
 int registry_http_error(const struct http_response *resp, const char *what, struct keel_error **err);
 
-/* Auth. */
-int auth_load_credentials(struct registry_client *c, struct keel_error **err);
+/* Auth. Credentials are looked up under the registry name of the
+ * reference (docker.io, not the API host registry-1.docker.io). */
+int auth_load_credentials(struct registry_client *c, const char *registry, struct keel_error **err);
 /* Parse a WWW-Authenticate challenge and remember scheme, realm and service. */
 int auth_parse_challenge(struct registry_auth *a, const char *header, struct keel_error **err);
 /* An "Authorization: ..." header line for scope (fetching a token when

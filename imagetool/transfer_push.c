@@ -22,7 +22,6 @@ struct push_job {
     const struct hoist_context *ctx;
     const char *mount_from;
     int64_t chunk_size;
-    bool quiet;
 };
 
 static int push_blob(struct push_job *p, const struct oci_descriptor *d, struct keel_error **err)
@@ -133,12 +132,7 @@ int push_image(struct hoist_context *ctx, const char *layout_dir, const char *ta
     cleanup_free char *name = ref_format(ref);
     int r = registry_open(ref->registry, ref->repository, &ro, &c, err);
     if (r == 0) {
-        struct push_job p = {.c = c,
-                             .s = s,
-                             .ctx = ctx,
-                             .mount_from = mount_from,
-                             .chunk_size = chunk_size,
-                             .quiet = opts->quiet};
+        struct push_job p = {.c = c, .s = s, .ctx = ctx, .mount_from = mount_from, .chunk_size = chunk_size};
         r = push_tree(&p, &top, ref_reference(ref), 0, err);
     }
     if (r == 0 && pushed_digest)
