@@ -29,6 +29,9 @@ def pushed(tmp_path_factory):
     refs["bbz"] = reg.push(lay.path, "bbz", "test/bbz")
     lay.add_image(IMAGES["whiteouts"], refs=("wh",))
     refs["wh"] = reg.push(lay.path, "wh", "test/wh")
+    # Docker schema 2 (skopeo converts on push): Docker media types for config and layers.
+    lay.add_image(busybox_layers(), refs=("v2s2",), config={"Cmd": ["cat", "/srv/hello.txt"]})
+    refs["v2s2"] = reg.push(lay.path, "v2s2", "test/docker", fmt="v2s2")
     refs["layout"] = lay.path
     yield refs
     reg.stop()
@@ -39,7 +42,7 @@ def hoist(hoist_path, store, *args, timeout=120):
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("name", ["bb", "bbz", "wh"])
+@pytest.mark.parametrize("name", ["bb", "bbz", "wh", "v2s2"])
 def test_unpack_pulls_then_matches_local_unpack(hoist_path, pushed, tmp_path, name):
     r = hoist(hoist_path, tmp_path / "store", "unpack", pushed[name], tmp_path / "from-registry")
     assert r.returncode == 0, r.stderr
@@ -58,7 +61,7 @@ def test_unpack_pulls_then_matches_local_unpack(hoist_path, pushed, tmp_path, na
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="hoist run needs root")
-@pytest.mark.parametrize("name", ["bb", "bbz"])
+@pytest.mark.parametrize("name", ["bb", "bbz", "v2s2"])
 def test_run_from_registry(hoist_path, pushed, tmp_path, name):
     root = str(tmp_path / "keel-root")
     r = hoist(hoist_path, tmp_path / "store", "run", "--rm", "--runtime", keel_path(), "--runtime-root", root,
