@@ -4,6 +4,9 @@
  * killed and removed at the end, and the test checks that it is gone. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,8 +308,28 @@ static void test_resources(struct cgroup_manager *m, bool v2)
     }
 }
 
+/* Device programs attached to a cgroup v2 directory (-1 on error). */
+static int bpf_device_progs(const char *dir)
+{
+    cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uint32_t ids[16];
+    union bpf_attr q;
+    memset(&q, 0, sizeof(q));
+    q.query.target_fd = (uint32_t)fd;
+    q.query.attach_type = BPF_CGROUP_DEVICE;
+    q.query.prog_ids = (uint64_t)(uintptr_t)ids;
+    q.query.prog_cnt = 16;
+    if (fd < 0 || syscall(SYS_bpf, BPF_PROG_QUERY, &q, sizeof(q)) < 0)
+        return -1;
+    return (int)q.query.prog_cnt;
+}
+
 static void test_devices(struct cgroup_manager *m)
 {
+    struct cgroup_hier *v1dev = cgroup_find_hier(m, "devices");
+    bool bpf = !v1dev || v1dev->v2;
+    if (bpf)
+        CHECK(&c, bpf_device_progs(m->hiers[0].dir) == 1);
     /* the first apply installed "deny all but the defaults": /dev/full opens, /dev/kmsg does not */
     CHECK(&c, run_opener(m, "/dev/full", O_WRONLY) == 0);
     CHECK(&c, run_opener(m, "/dev/kmsg", O_RDONLY) == 1);
@@ -322,6 +345,12 @@ static void test_devices(struct cgroup_manager *m)
     int o1 = run_opener(m, "/dev/kmsg", O_RDONLY), o2 = run_opener(m, "/dev/kmsg", O_WRONLY),
         o3 = run_opener(m, "/dev/null", O_RDWR);
     printf("  after the update: kmsg r %d, kmsg w %d, null rw %d (0 = opened, 1 = EPERM)\n", o1, o2, o3);
+    if (bpf) {
+        /* replaced in place, not stacked: still exactly one program */
+        int progs = bpf_device_progs(m->hiers[0].dir);
+        printf("  eBPF device programs attached after the update: %d\n", progs);
+        CHECK(&c, progs == 1);
+    }
     CHECK(&c, o1 == 0 && o2 == 1 && o3 == 0);
     struct cgroup_hier *h = cgroup_find_hier(m, "devices");
     if (h && !h->v2) {
