@@ -379,6 +379,10 @@ void spec_config_freep(struct spec_config **cfg);
 int spec_parse_process(const char *text, size_t len, const char *name, struct spec_process **out,
                        struct keel_error **err);
 void spec_process_free(struct spec_process *p);
+/* The process rules of spec_validate_config (args, absolute cwd, env
+ * entries NAME=VALUE, rlimits soft <= hard...) for exec's process.json;
+ * `name` starts the messages ("process.json: cwd: ..."). */
+int spec_validate_process(const struct spec_process *p, const char *name, struct keel_error **err);
 
 /* A linux.resources document on its own (`update --resources FILE`): `name`
  * prefixes messages. *out is filled in place; release with

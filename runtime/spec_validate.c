@@ -33,29 +33,35 @@ static int spec_validate_version(const struct spec_config *cfg, struct keel_erro
     return 0;
 }
 
-static int spec_validate_process(const struct spec_process *p, struct keel_error **err)
+/* `where` starts every message: "config.json: process." or "process.json: ". */
+static int spec_validate_process_at(const struct spec_process *p, const char *where, struct keel_error **err)
 {
     if (p->args == NULL || p->args[0] == NULL)
-        return error_set(err, 0, CFG "process.args: must contain at least one entry");
+        return error_set(err, 0, "%sargs: must contain at least one entry", where);
     if (p->cwd == NULL || p->cwd[0] == '\0')
-        return error_set(err, 0, CFG "process.cwd: missing required field");
+        return error_set(err, 0, "%scwd: missing required field", where);
     if (!spec_is_abs(p->cwd))
-        return error_set(err, 0, CFG "process.cwd: \"%s\" is not an absolute path", p->cwd);
+        return error_set(err, 0, "%scwd: \"%s\" is not an absolute path", where, p->cwd);
     for (size_t i = 0; p->env && p->env[i]; i++)
         if (strchr(p->env[i], '=') == NULL)
-            return error_set(err, 0, CFG "process.env[%zu]: \"%s\" is not of the form NAME=VALUE", i,
-                             p->env[i]);
+            return error_set(err, 0, "%senv[%zu]: \"%s\" is not of the form NAME=VALUE", where, i, p->env[i]);
     for (size_t i = 0; i < p->n_rlimits; i++)
         if (p->rlimits[i].soft > p->rlimits[i].hard)
-            return error_set(err, 0, CFG "process.rlimits[%zu]: soft limit %llu is above hard limit %llu", i,
+            return error_set(err, 0, "%srlimits[%zu]: soft limit %llu is above hard limit %llu", where, i,
                              (unsigned long long)p->rlimits[i].soft, (unsigned long long)p->rlimits[i].hard);
     const struct spec_scheduler *s = &p->scheduler;
     if (s->set && strcmp(s->policy, "SCHED_DEADLINE") == 0 && (!s->runtime.set || !s->deadline.set))
-        return error_set(err, 0, CFG "process.scheduler: SCHED_DEADLINE needs runtime and deadline");
+        return error_set(err, 0, "%sscheduler: SCHED_DEADLINE needs runtime and deadline", where);
     if (p->io_priority.set && (p->io_priority.priority < 0 || p->io_priority.priority > 7))
-        return error_set(err, 0, CFG "process.ioPriority.priority: %lld is out of range (0 to 7)",
+        return error_set(err, 0, "%sioPriority.priority: %lld is out of range (0 to 7)", where,
                          (long long)p->io_priority.priority);
     return 0;
+}
+
+int spec_validate_process(const struct spec_process *p, const char *name, struct keel_error **err)
+{
+    cleanup_free char *where = xasprintf("%s: ", name);
+    return spec_validate_process_at(p, where, err);
 }
 
 static int spec_validate_hook_list(const struct spec_hook_list *l, const char *name, struct keel_error **err)
@@ -223,7 +229,7 @@ int spec_validate_config(const struct spec_config *cfg, struct keel_error **err)
          * 1.2, runc): they are taken relative to the container's "/". */
         if (cfg->mounts[i].destination[0] == '\0')
             return error_set(err, 0, CFG "mounts[%zu].destination: must not be empty", i);
-    if (cfg->process && spec_validate_process(cfg->process, err) < 0)
+    if (cfg->process && spec_validate_process_at(cfg->process, CFG "process.", err) < 0)
         return -1;
     if (spec_validate_hooks(&cfg->hooks, err) < 0)
         return -1;

@@ -314,6 +314,11 @@ static void test_process_json(void)
         CHECK(&c, p->user.uid == 5 && p->user.gid == 6);
         CHECK(&c, p->n_rlimits == 1 && p->rlimits[0].resource == RLIMIT_NPROC);
         CHECK_STREQ(&c, p->args[0], "/bin/true");
+        CHECK(&c, spec_validate_process(p, "process.json", &err) == 0);
+        free(p->cwd);
+        p->cwd = strdup("relative");
+        CHECK(&c, spec_validate_process(p, "process.json", &err) < 0);
+        CHECK_STREQ(&c, error_msg(err), "process.json: cwd: \"relative\" is not an absolute path");
         spec_process_free(p);
         p = NULL;
     }
