@@ -91,6 +91,9 @@ static bool rootfs_has_ns(const struct spec_config *cfg, enum spec_ns_type t)
 
 int rootfs_prepare(const struct spec_config *cfg, const struct rootfs_options *o, struct keel_error **err)
 {
+    /* Everything below changes the mount table: never in the host's. */
+    if (!rootfs_has_ns(cfg, SPEC_NS_MOUNT))
+        return error_set(err, EINVAL, "rootfs: the config has no mount namespace");
     cleanup_mount_plan struct mount_plan *plan = NULL;
     if (mount_plan_build(cfg, o->bundle, &plan, err) < 0)
         return -1;

@@ -148,9 +148,16 @@ static const char *DEFAULT_LINUX =
 
 static char *config_json(bool readonly, const char *mounts, const char *linux_extra)
 {
+    /* A mount namespace is always in the config (rootfs_prepare refuses to
+     * touch the mount table without one); extras may list their own. */
+    const char *ns = linux_extra && strstr(linux_extra, "\"namespaces\"")
+                         ? ""
+                         : "\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"pid\"}]";
+    bool comma = ns[0] && linux_extra && linux_extra[0];
     return xasprintf("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"rootfs\",\"readonly\":%s},"
-                     "\"mounts\":[%s],\"linux\":{%s}}",
-                     readonly ? "true" : "false", mounts, linux_extra ? linux_extra : "");
+                     "\"mounts\":[%s],\"linux\":{%s%s%s}}",
+                     readonly ? "true" : "false", mounts, ns, comma ? "," : "",
+                     linux_extra ? linux_extra : "");
 }
 
 /* ---- running a scenario ---- */
@@ -877,6 +884,12 @@ int main(void)
                                check_given_cgroups, NULL, false,   NULL, given, 1};
         run(&s18);
     }
+
+    /* 19. no mount namespace in the config: the mount table is not touched */
+    cleanup_free char *b19 = make_bundle("nomntns");
+    cleanup_free char *json_nons = config_json(false, DEFAULT_MOUNTS, "\"namespaces\":[{\"type\":\"pid\"}]");
+    struct scenario s19 = {"no-mount-namespace", b19, json_nons, 0, false, "no mount namespace", NULL, NULL};
+    run(&s19);
 
     test_symlink_race();
 
