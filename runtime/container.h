@@ -44,6 +44,7 @@ struct init_args {
     int sync_fd;
     int fifo_fd;
     int lock_fd;
+    int listener_fd;     /* the init's connection to linux.seccomp.listenerPath, or -1 */
     unsigned listen_fds; /* LISTEN_FDS passed through from the caller */
 };
 

@@ -226,6 +226,7 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
         .sync_fd = sv[1],
         .fifo_fd = j->fifo,
         .lock_fd = j->dirfd,
+        .listener_fd = -1,
         .listen_fds = create_listen_fds(),
     };
     pid_t pid = ns_clone(&j->plan, err);

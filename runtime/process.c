@@ -298,7 +298,12 @@ int process_chdir(const struct spec_process *p, struct keel_error **err)
     return 0;
 }
 
-int process_close_fds(unsigned n_preserve, int keep_a, int keep_b, struct keel_error **err)
+static int process_cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+int process_close_fds_keep(unsigned n_preserve, const int *keep, size_t n_keep, struct keel_error **err)
 {
     unsigned first = 3 + n_preserve;
     for (unsigned fd = 3; fd < first; fd++) {
@@ -306,18 +311,28 @@ int process_close_fds(unsigned n_preserve, int keep_a, int keep_b, struct keel_e
         if (fl >= 0 && (fl & FD_CLOEXEC))
             fcntl((int)fd, F_SETFD, fl & ~FD_CLOEXEC);
     }
-    int keep[2] = {keep_a < keep_b ? keep_a : keep_b, keep_a < keep_b ? keep_b : keep_a};
+    int sorted[8];
+    if (n_keep > 8)
+        return error_set(err, EINVAL, "too many fds to keep");
+    memcpy(sorted, keep, n_keep * sizeof(int));
+    qsort(sorted, n_keep, sizeof(int), process_cmp_int);
     unsigned lo = first;
-    for (int i = 0; i < 2; i++) {
-        if (keep[i] < (int)first)
+    for (size_t i = 0; i < n_keep; i++) {
+        if (sorted[i] < (int)first)
             continue;
-        if ((unsigned)keep[i] > lo && syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0) < 0)
+        if ((unsigned)sorted[i] > lo && syscall(SYS_close_range, lo, (unsigned)sorted[i] - 1, 0) < 0)
             return error_set(err, errno, "closing inherited file descriptors");
-        lo = (unsigned)keep[i] + 1;
+        lo = (unsigned)sorted[i] + 1;
     }
     if (syscall(SYS_close_range, lo, ~0U, 0) < 0)
         return error_set(err, errno, "closing inherited file descriptors");
     return 0;
+}
+
+int process_close_fds(unsigned n_preserve, int keep_a, int keep_b, struct keel_error **err)
+{
+    int keep[2] = {keep_a, keep_b};
+    return process_close_fds_keep(n_preserve, keep, 2, err);
 }
 
 static const char *process_env_get(char **env, const char *name)

@@ -26,6 +26,8 @@ int process_chdir(const struct spec_process *p, struct keel_error **err);
 /* Close every fd >= 3 + n_preserve except keep_a and keep_b (which must be
  * CLOEXEC); clear CLOEXEC on the preserved ones. */
 int process_close_fds(unsigned n_preserve, int keep_a, int keep_b, struct keel_error **err);
+/* The same with up to 8 fds to keep (-1 entries are ignored). */
+int process_close_fds_keep(unsigned n_preserve, const int *keep, size_t n_keep, struct keel_error **err);
 /* Resolve args[0] through PATH from the process env (as runc does); the
  * result is malloc'ed.  "executable file not found in $PATH" otherwise. */
 int process_find_executable(const struct spec_process *p, char **out, struct keel_error **err);
