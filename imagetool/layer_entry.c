@@ -74,6 +74,15 @@ static int entry_xattrs(struct layer_ctx *ctx, struct archive_entry *e, int fd, 
     const void *value;
     size_t size;
     while (archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK) {
+        /* overlayfs' own attributes (opaque, redirect, metacopy) would steer
+         * an overlay mount of the rootfs or of the layer cache: never taken
+         * from a layer. */
+        if (strncmp(xname, "trusted.overlay.", strlen("trusted.overlay.")) == 0) {
+            if (ctx->opts->log)
+                log_warn(ctx->opts->log, "layer %s: entry `%s`: xattr %s ignored",
+                         ctx->opts->digest ? ctx->opts->digest : "", name, xname);
+            continue;
+        }
         /* An "empty" value still sets the attribute; a NULL one is length 0. */
         int r = fd >= 0 ? fsetxattr(fd, xname, value, size, 0) : lsetxattr(path, xname, value, size, 0);
         if (r == 0)

@@ -117,3 +117,20 @@ def test_overlay_false_is_a_plain_copy(unpacker):
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(os.path.join(u.store, "overlay"))
     assert not os.path.ismount(u.rootfs())
+
+
+def test_overlay_xattrs_from_layers_are_ignored(unpacker, overlay_bundles):
+    u = unpacker
+    ref = u.image([[L.dir("d"), L.file("d/x", "x")],
+                   [L.dir("d", xattrs={"trusted.overlay.opaque": "y"}), L.file("d/y", "y"),
+                    L.file("f", "f", xattrs={"trusted.overlay.redirect": "/d"})]])
+    ov = str(u.tmp / "ov")
+    overlay_bundles.append(ov)
+    r = u.unpack(ref, "--overlay", bundle=ov)
+    assert r.returncode == 0, r.stderr
+    assert "trusted.overlay.opaque ignored" in r.stderr
+    assert sorted(os.listdir(os.path.join(ov, "rootfs", "d"))) == ["x", "y"]
+    r = u.unpack(ref, bundle=str(u.tmp / "plain"))
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(OSError):
+        os.getxattr(str(u.tmp / "plain" / "rootfs" / "f"), "trusted.overlay.redirect")
