@@ -29,6 +29,8 @@ def semver(v):
 @pytest.fixture
 def features(rt):
     r = rt.run("features")
+    if r.returncode != 0 and "unknown command" in r.stderr:
+        pytest.skip("the runtime has no features command (crun 1.8)")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
