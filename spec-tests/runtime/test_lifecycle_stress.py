@@ -5,7 +5,9 @@ import json
 import os
 import time
 
-from lifecycle_util import run_files
+import pytest
+
+from lifecycle_util import is_runc, run_files
 
 MARK = "keel-stress-marker"
 
@@ -84,6 +86,8 @@ def test_concurrent_cycles_leave_nothing(rt, bundle):
 
 
 def test_concurrent_commands_on_one_container_are_serialized(rt, bundle):
+    if is_runc(rt):
+        pytest.xfail("runc 1.1: a second concurrent start blocks forever on the exec fifo")
     bundle.set_args("sleep", "60")
     run_files(rt, "create", "--bundle", bundle.path, "one", check=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:

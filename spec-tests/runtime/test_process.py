@@ -207,3 +207,41 @@ def test_pid_one_and_args(rt, bundle):
     r = rt.run("run", "--bundle", bundle.path, "a")
     assert r.returncode == 0
     assert r.stdout.split("\n")[:2] == ["1", "zero|one two"]
+
+
+def test_io_priority(rt, bundle):
+    if is_runc(rt):
+        pytest.xfail("runc 1.1 predates this runtime-spec 1.1/1.2 field")
+    bundle.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+    out = run_out(rt, bundle, "/bin/busybox ionice -p $$")
+    assert "best-effort" in out and "6" in out, out
+
+
+def test_scheduler_policy(rt, bundle):
+    if is_runc(rt):
+        pytest.xfail("runc 1.1 predates this runtime-spec 1.1/1.2 field")
+    bundle.config["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 5}
+    out = run_out(rt, bundle, "grep -E '^(policy|prio)' /proc/self/sched; cut -d' ' -f19 /proc/self/stat")
+    fields = {l.split(":")[0].strip(): l.split(":")[1].strip() for l in out.splitlines() if ":" in l}
+    assert fields["policy"] == "3"  # SCHED_BATCH
+    assert out.split()[-1] == "5"   # nice
+
+
+def test_personality_linux32(rt, bundle):
+    if is_runc(rt):
+        pytest.xfail("runc 1.1 predates this runtime-spec 1.1/1.2 field")
+    if os.uname().machine != "x86_64":
+        pytest.skip("LINUX32 is checked on x86_64")
+    bundle.config["linux"]["personality"] = {"domain": "LINUX32"}
+    out = run_out(rt, bundle, "uname -m")
+    assert out.strip() in ("i686", "i386")
+
+
+def test_exec_cpu_affinity(rt, bundle):
+    if is_runc(rt):
+        pytest.xfail("runc 1.1 predates this runtime-spec 1.1/1.2 field")
+    if os.cpu_count() < 2:
+        pytest.skip("needs two CPUs")
+    bundle.config["process"]["execCPUAffinity"] = {"initial": "0-1", "final": "1"}
+    out = run_out(rt, bundle, "grep Cpus_allowed_list /proc/self/status")
+    assert out.split()[-1] == "1"
