@@ -430,13 +430,14 @@ def test_pod_shares_network(podman, name):
     pod = name + "-pod"
     try:
         podman.ok("pod", "create", "--name", pod)
-        podman.ok("run", "-d", "--pod", pod, "--name", pod + "-web", IMAGE,
-                  "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www")
+        p = podman.podman("run", "-d", "--pod", pod, "--name", pod + "-web", IMAGE,
+                          "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www")
+        infra = podman.ok("pod", "inspect", "--format", "{{.InfraContainerID}}", pod).strip()
+        assert p.returncode == 0, (p.stderr, "infra: " + podman.describe(infra))
         p = podman.podman("run", "--rm", "--pod", pod, IMAGE, "sh", "-c",
                           "for i in $(seq 50); do wget -qO- http://127.0.0.1:8080/ && exit 0; sleep 0.1; done; exit 1")
         assert p.returncode == 0, p.stderr
         assert p.stdout == INDEX_HTML
-        infra = podman.ok("pod", "inspect", "--format", "{{.InfraContainerID}}", pod).strip()
         assert podman.inspect(infra, "{{.State.Status}}") == "running"
     finally:
         podman.podman("pod", "rm", "-f", "-t", "0", pod)
