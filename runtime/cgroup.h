@@ -36,9 +36,11 @@ int cgroup_manager_new(const struct spec_config *cfg, const char *container_id, 
                        struct cgroup_manager **out, struct keel_error **err);
 
 /* Create the cgroup(s) (enabling v2 controllers in the parents'
- * subtree_control) and move pid in.  Idempotent: `exec` calls it again to
- * put a new process into the existing cgroup. */
+ * subtree_control, initialising a v1 cpuset) and move pid in.  Idempotent. */
 int cgroup_enter(struct cgroup_manager *m, pid_t pid, struct keel_error **err);
+/* Move pid into the container's existing cgroup(s) (`exec`): one write per
+ * hierarchy; falls back to cgroup_enter's creation when one is missing. */
+int cgroup_join(struct cgroup_manager *m, pid_t pid, struct keel_error **err);
 
 /* Write linux.resources to the cgroup (create, and `update`).  Fields that
  * are absent are left as they are. */

@@ -119,17 +119,22 @@ static int hier_create(const struct cgroup_hier *h, bool strict, struct keel_err
     return 0;
 }
 
-static int fs_enter(struct cgroup_manager *m, pid_t pid, struct keel_error **err)
+/* fast: the cgroup most likely exists (exec): try the write first and
+ * create only on ENOENT.  Otherwise (create) always walk the path, so the
+ * parents' subtree_control and a new cpuset are set up even when someone
+ * else made the directory. */
+static int fs_move(struct cgroup_manager *m, pid_t pid, bool fast, struct keel_error **err)
 {
     for (size_t i = 0; i < m->n_hiers; i++) {
         struct cgroup_hier *h = &m->hiers[i];
-        /* exec joins an existing cgroup: one write, no mkdir walk */
-        cleanup_error struct keel_error *first = NULL;
-        if (cgfs_writef(h->dir, "cgroup.procs", &first, "%d", (int)pid) == 0)
-            continue;
-        if (first->errnum != ENOENT) {
-            *err = steal_ptr(&first);
-            return error_prefix(err, "moving pid %d into cgroup `%s`", (int)pid, h->dir);
+        if (fast) {
+            cleanup_error struct keel_error *first = NULL;
+            if (cgfs_writef(h->dir, "cgroup.procs", &first, "%d", (int)pid) == 0)
+                continue;
+            if (first->errnum != ENOENT) {
+                *err = steal_ptr(&first);
+                return error_prefix(err, "moving pid %d into cgroup `%s`", (int)pid, h->dir);
+            }
         }
         if (hier_create(h, m->ops == &cgroup_ops_fs_v2, err) < 0)
             return -1;
@@ -137,6 +142,16 @@ static int fs_enter(struct cgroup_manager *m, pid_t pid, struct keel_error **err
             return error_prefix(err, "moving pid %d into cgroup `%s`", (int)pid, h->dir);
     }
     return 0;
+}
+
+static int fs_enter(struct cgroup_manager *m, pid_t pid, struct keel_error **err)
+{
+    return fs_move(m, pid, false, err);
+}
+
+static int fs_join(struct cgroup_manager *m, pid_t pid, struct keel_error **err)
+{
+    return fs_move(m, pid, true, err);
 }
 
 static int fs_apply(struct cgroup_manager *m, const struct spec_resources *r, struct keel_error **err)
@@ -301,6 +316,7 @@ static int fs_oom_open(struct cgroup_manager *m, struct cgroup_oom_watch **out, 
 const struct cgroup_ops cgroup_ops_fs_v1 = {
     .name = "v1",
     .enter = fs_enter,
+    .join = fs_join,
     .apply = fs_apply,
     .destroy = fs_destroy,
     .freeze = fs_freeze,
@@ -314,6 +330,7 @@ const struct cgroup_ops cgroup_ops_fs_v1 = {
 const struct cgroup_ops cgroup_ops_fs_v2 = {
     .name = "v2",
     .enter = fs_enter,
+    .join = fs_join,
     .apply = fs_apply,
     .destroy = fs_destroy,
     .freeze = fs_freeze,

@@ -29,6 +29,7 @@ struct cgroup_hier {
 struct cgroup_ops {
     const char *name; /* "v1", "v2", "systemd", "none": stored in state.json */
     int (*enter)(struct cgroup_manager *m, pid_t pid, struct keel_error **err);
+    int (*join)(struct cgroup_manager *m, pid_t pid, struct keel_error **err);
     int (*apply)(struct cgroup_manager *m, const struct spec_resources *r, struct keel_error **err);
     int (*destroy)(struct cgroup_manager *m, struct keel_error **err);
     int (*freeze)(struct cgroup_manager *m, bool frozen, struct keel_error **err);

@@ -107,6 +107,11 @@ int cgroup_enter(struct cgroup_manager *m, pid_t pid, struct keel_error **err)
     return m->ops->enter(m, pid, err);
 }
 
+int cgroup_join(struct cgroup_manager *m, pid_t pid, struct keel_error **err)
+{
+    return m->ops->join(m, pid, err);
+}
+
 int cgroup_apply_resources(struct cgroup_manager *m, const struct spec_resources *r, struct keel_error **err)
 {
     return m->ops->apply(m, r, err);

@@ -101,6 +101,7 @@ static int none_oom_open(struct cgroup_manager *m, struct cgroup_oom_watch **out
 const struct cgroup_ops cgroup_ops_none = {
     .name = "none",
     .enter = none_enter,
+    .join = none_enter,
     .apply = none_apply,
     .destroy = none_destroy,
     .freeze = none_freeze,

@@ -332,7 +332,7 @@ int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct k
     if (r < 0)
         return error_prefix(err, "exec in container \"%s\"", o->id);
     pid_t pid = (pid_t)strtol(ready.payload, NULL, 10);
-    if (m && cgroup_enter(m, pid, err) < 0) {
+    if (m && cgroup_join(m, pid, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return error_prefix(err, "exec in container \"%s\"", o->id);

@@ -561,7 +561,8 @@ int main(void)
 
     /* delete with a process still running: kill, wait, remove */
     pid_t late = spawn_sleeper();
-    CHECK(&c, cgroup_enter(m, late, &err) == 0);
+    CHECK(&c, cgroup_join(m, late, &err) == 0); /* exec's way in */
+    CHECK(&c, in_cgroup(late, path));
     int ret = cgroup_destroy(m, &err);
     CHECK(&c, ret == 0);
     if (ret < 0)
