@@ -104,13 +104,17 @@ int state_dir_remove(const char *root, const char *id, struct keel_error **err)
 char *state_now_rfc3339(void)
 {
     struct timespec ts;
-    struct tm tm;
-    char buf[64];
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
-    return xstrdup(buf);
+    /* Civil date from days since 1970-01-01 (proleptic Gregorian), by hand:
+     * glibc's gmtime_r reads the time zone file, a cost on every create. */
+    long long days = ts.tv_sec / 86400, sod = ts.tv_sec % 86400;
+    long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+    return xasprintf("%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09ldZ", y, m, d, sod / 3600, sod / 60 % 60,
+                     sod % 60, ts.tv_nsec);
 }
 
 int state_write(int dirfd, const struct container_state *s, struct keel_error **err)

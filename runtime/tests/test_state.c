@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -80,6 +81,18 @@ static void test_state_roundtrip(struct unit_counts *c, const char *root)
     cleanup_error struct keel_error *gone = NULL;
     CHECK(c, state_dir_open(root, "ct1", true, &gone) < 0);
     CHECK(c, gone && strstr(gone->msg, "does not exist"));
+}
+
+static void test_now(struct unit_counts *c)
+{
+    time_t before = time(NULL);
+    cleanup_free char *now = state_now_rfc3339();
+    struct tm tm;
+    gmtime_r(&before, &tm);
+    char want[32];
+    strftime(want, sizeof want, "%Y-%m-%dT%H:%M", &tm);
+    CHECK(c, strlen(now) == 30 && now[29] == 'Z' && now[19] == '.');
+    CHECK(c, strncmp(now, want, 13) == 0); /* same date and hour (minutes may tick) */
 }
 
 static void test_signals(struct unit_counts *c)
@@ -197,6 +210,7 @@ int main(void)
     cleanup_free char *root = xasprintf("%s/root", tmpl);
     test_proc_stat(&c);
     test_state_roundtrip(&c, root);
+    test_now(&c);
     test_signals(&c);
     test_sync(&c);
     test_hooks(&c, tmpl);
