@@ -27,7 +27,11 @@ char *spec_path_join(const char *base, const char *key);
 /* "base[i]" (caller frees). */
 char *spec_path_index(const char *base, size_t i);
 
-/* Member of an object, NULL when absent or null. */
+/* For each member of an object, whether a later member has the same key:
+ * the last duplicate wins, as in Go's encoding/json (caller frees). */
+bool *spec_superseded_keys(yajl_val obj);
+
+/* Member of an object, NULL when absent or null; the last of duplicates. */
 yajl_val spec_member(yajl_val obj, const char *key);
 
 int spec_opt_string(yajl_val obj, const char *base, const char *key, char **out, struct keel_error **err);

@@ -1,5 +1,6 @@
 /* Typed access to optional config.json members, naming the JSON path. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
@@ -68,12 +69,48 @@ char *spec_path_index(const char *base, size_t i)
         spec_get_rc_;                                                                                        \
     })
 
+struct spec_key_ref {
+    const char *key;
+    size_t index;
+};
+
+static int spec_key_ref_cmp(const void *a, const void *b)
+{
+    const struct spec_key_ref *x = a, *y = b;
+    int r = strcmp(x->key, y->key);
+    if (r != 0)
+        return r;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+bool *spec_superseded_keys(yajl_val obj)
+{
+    size_t n = obj->u.object.len;
+    bool *skip = xcalloc(n ? n : 1, sizeof(bool));
+    /* Sorting keeps this O(n log n) even for a hostile number of keys. */
+    cleanup_free struct spec_key_ref *refs = xcalloc(n ? n : 1, sizeof(*refs));
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (struct spec_key_ref){obj->u.object.keys[i], i};
+    qsort(refs, n, sizeof(*refs), spec_key_ref_cmp);
+    for (size_t i = 0; i + 1 < n; i++)
+        if (strcmp(refs[i].key, refs[i + 1].key) == 0)
+            skip[refs[i].index] = true;
+    return skip;
+}
+
 yajl_val spec_member(yajl_val obj, const char *key)
 {
-    yajl_val v = json_object_get(obj, key);
-    if (v == NULL || YAJL_IS_NULL(v))
+    if (obj == NULL || !YAJL_IS_OBJECT(obj))
         return NULL;
-    return v;
+    /* The last of duplicate keys wins, as in Go's encoding/json: keel must
+     * read a config the way the engine that wrote (or checked) it did. */
+    for (size_t i = obj->u.object.len; i-- > 0;) {
+        if (strcmp(obj->u.object.keys[i], key) == 0) {
+            yajl_val v = obj->u.object.values[i];
+            return YAJL_IS_NULL(v) ? NULL : v;
+        }
+    }
+    return NULL;
 }
 
 int spec_opt_string(yajl_val obj, const char *base, const char *key, char **out, struct keel_error **err)
@@ -237,13 +274,16 @@ int spec_opt_kv(yajl_val obj, const char *base, const char *key, struct spec_kv_
     size_t n = v->u.object.len;
     out->items = xcalloc(n ? n : 1, sizeof(*out->items));
     out->n = 0;
+    cleanup_free bool *skip = spec_superseded_keys(v);
     for (size_t i = 0; i < n; i++) {
+        const char *k = v->u.object.keys[i];
         yajl_val val = v->u.object.values[i];
         if (!YAJL_IS_STRING(val))
-            return error_set(err, 0, "%s.%s: expected a string, got %s", path, v->u.object.keys[i],
-                             json_type_name(val));
-        out->items[i].key = xstrdup(v->u.object.keys[i]);
-        out->items[i].value = xstrdup(val->u.string);
+            return error_set(err, 0, "%s.%s: expected a string, got %s", path, k, json_type_name(val));
+        if (skip[i])
+            continue;
+        out->items[out->n].key = xstrdup(k);
+        out->items[out->n].value = xstrdup(val->u.string);
         out->n++;
     }
     return 0;

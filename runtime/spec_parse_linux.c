@@ -179,9 +179,12 @@ static int spec_parse_net_devices(yajl_val lnx, const char *base, struct spec_li
         return 0;
     cleanup_free char *path = spec_path_join(base, "netDevices");
     size_t n = v->u.object.len;
+    cleanup_free bool *skip = spec_superseded_keys(v);
     l->net_devices = xcalloc(n ? n : 1, sizeof(*l->net_devices));
     for (size_t i = 0; i < n; i++) {
-        struct spec_net_device *d = &l->net_devices[i];
+        if (skip[i])
+            continue;
+        struct spec_net_device *d = &l->net_devices[l->n_net_devices];
         d->host_name = xstrdup(v->u.object.keys[i]);
         l->n_net_devices++;
         cleanup_free char *dp = spec_path_join(path, d->host_name);

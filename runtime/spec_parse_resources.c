@@ -211,9 +211,12 @@ static int spec_parse_rdma(yajl_val res, const char *base, struct spec_resources
         return 0;
     cleanup_free char *p = spec_path_join(base, "rdma");
     size_t n = v->u.object.len;
+    cleanup_free bool *skip = spec_superseded_keys(v);
     r->rdma = xcalloc(n ? n : 1, sizeof(*r->rdma));
     for (size_t i = 0; i < n; i++) {
-        struct spec_rdma *d = &r->rdma[i];
+        if (skip[i])
+            continue;
+        struct spec_rdma *d = &r->rdma[r->n_rdma];
         d->device = xstrdup(v->u.object.keys[i]);
         r->n_rdma++;
         cleanup_free char *dp = spec_path_join(p, d->device);

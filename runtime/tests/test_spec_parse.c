@@ -368,6 +368,30 @@ static void test_nulls(void)
     }
 }
 
+/* Duplicate keys: the last wins, as in Go's encoding/json, so keel reads a
+ * config the way the engine that wrote it does. */
+static void test_duplicates(void)
+{
+    static const char doc[] =
+        "{\"ociVersion\":\"1.0.0\",\"root\":{\"path\":\"first\"},\"root\":{\"path\":\"last\"},"
+        "\"annotations\":{\"a\":\"1\",\"b\":\"2\",\"a\":\"3\"},"
+        "\"linux\":{\"sysctl\":{\"net.x\":\"1\",\"net.x\":\"2\"},"
+        "\"resources\":{\"rdma\":{\"m\":{\"hcaHandles\":1},\"m\":{\"hcaHandles\":2}}}}}";
+    cleanup_spec_config struct spec_config *cfg = NULL;
+    cleanup_error struct keel_error *err = NULL;
+    CHECK(&c, spec_parse_config(doc, strlen(doc), "config.json", &cfg, &err) == 0);
+    if (cfg == NULL)
+        return;
+    CHECK_STREQ(&c, cfg->root.path, "last");
+    CHECK(&c, cfg->annotations.n == 2);
+    CHECK_STREQ(&c, cfg->annotations.items[0].key, "b");
+    CHECK_STREQ(&c, cfg->annotations.items[1].key, "a");
+    CHECK_STREQ(&c, cfg->annotations.items[1].value, "3");
+    CHECK(&c, cfg->linux->sysctl.n == 1);
+    CHECK_STREQ(&c, cfg->linux->sysctl.items[0].value, "2");
+    CHECK(&c, cfg->linux->resources.n_rdma == 1 && cfg->linux->resources.rdma[0].hca_handles.value == 2);
+}
+
 static void test_names(void)
 {
     CHECK(&c, spec_cap_from_name("CAP_CHOWN") == 0);
@@ -392,6 +416,7 @@ int main(void)
     test_process_json();
     test_resources_json();
     test_nulls();
+    test_duplicates();
     test_names();
     return unit_finish(&c);
 }
