@@ -75,6 +75,29 @@ def build_layout(path, zstd):
     return [os.path.join(blobs, d["digest"].split(":")[1]) for d in descs], sum(d["size"] for d in descs), sum(raws)
 
 
+def start_registry(workdir):
+    """Debian's docker-registry on a free loopback port (killed by PID by the caller)."""
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        port = so.getsockname()[1]
+    host = "127.0.0.1:%d" % port
+    cfg = os.path.join(workdir, "registry.yml")
+    with open(cfg, "w") as f:  # JSON is YAML
+        json.dump({"version": 0.1, "log": {"level": "warn", "accesslog": {"disabled": True}},
+                   "storage": {"filesystem": {"rootdirectory": os.path.join(workdir, "registry")}},
+                   "http": {"addr": host, "secret": "bench"}}, f)
+    proc = subprocess.Popen(["docker-registry", "serve", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, host
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("docker-registry did not start")
+
+
 def timed(cmd, **kw):
     t = time.monotonic()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
@@ -87,6 +110,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--zstd", action="store_true")
     ap.add_argument("--no-umoci", action="store_true")
+    ap.add_argument("--registry", action="store_true", help="also pull+unpack from a local registry")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="hoist-bench-")
     img, mnt = os.path.join(work, "fs.img"), os.path.join(work, "mnt")
@@ -122,6 +146,35 @@ def main():
                 ov.append(timed([a.hoist, "--store", layout, "unpack", "--overlay", "localhost/bench:1", d]))
                 subprocess.run(["umount", os.path.join(d, "rootfs")], check=True)
             print("overlay unpack: first %.3f s, then median %.3f s" % (ov[0], statistics.median(ov[1:])))
+        if a.registry and shutil.which("docker-registry") and shutil.which("skopeo"):
+            proc, host = start_registry(work)
+            try:
+                ref = "%s/bench/img:1" % host
+                subprocess.run(["skopeo", "--insecure-policy", "copy", "-q", "--dest-tls-verify=false",
+                                "oci:%s:bench" % layout, "docker://" + ref], check=True)
+                first = {"hoist pull+unpack": [], "skopeo+umoci": []}
+                for r in range(a.rounds):
+                    st, d = os.path.join(mnt, "st"), os.path.join(mnt, "out")
+                    subprocess.run(["sync"])
+                    first["hoist pull+unpack"].append(timed([a.hoist, "--store", st, "unpack", ref, d]))
+                    shutil.rmtree(st)
+                    shutil.rmtree(d)
+                    subprocess.run(["sync"])
+                    t = time.monotonic()
+                    subprocess.run(["skopeo", "--insecure-policy", "copy", "-q", "--src-tls-verify=false",
+                                    "docker://" + ref, "oci:%s:x" % st], check=True)
+                    subprocess.run(["umoci", "unpack", "--image", st + ":x", d], check=True,
+                                   stdout=subprocess.DEVNULL)
+                    first["skopeo+umoci"].append(time.monotonic() - t)
+                    shutil.rmtree(st)
+                    shutil.rmtree(d)
+                peer = statistics.median(first["skopeo+umoci"])
+                for name, v in first.items():
+                    print("%-18s median %.3f s  (%.2fx skopeo+umoci)" % (name, statistics.median(v),
+                                                                         statistics.median(v) / peer))
+            finally:
+                proc.kill()
+                proc.wait()
         base = statistics.median(results["tar -x"])
         for name, v in results.items():
             med = statistics.median(v)
