@@ -134,3 +134,23 @@ def test_overlay_xattrs_from_layers_are_ignored(unpacker, overlay_bundles):
     assert r.returncode == 0, r.stderr
     with pytest.raises(OSError):
         os.getxattr(str(u.tmp / "plain" / "rootfs" / "f"), "trusted.overlay.redirect")
+
+
+def test_concurrent_fills_of_one_cache(unpacker, overlay_bundles):
+    """Four hoists filling the same cache entries at once all succeed and
+    end with one entry per layer and no temp directories."""
+    u = unpacker
+    ref = u.image([[L.file("a/%d" % i, os.urandom(2000)) for i in range(800)],
+                   [L.file("b/%d" % i, os.urandom(2000)) for i in range(800)]])
+    bundles = [str(u.tmp / ("c%d" % i)) for i in range(4)]
+    overlay_bundles += bundles
+    procs = [subprocess.Popen([u.hoist, "--store", u.store, "unpack", "--overlay", ref, b],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for b in bundles]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert len(os.listdir(os.path.join(u.store, "overlay", "layers"))) == 2
+    assert os.listdir(os.path.join(u.store, "overlay", "tmp")) == []
+    for b in bundles:
+        assert len(os.listdir(os.path.join(b, "rootfs", "a"))) == 800
+        assert len(os.listdir(os.path.join(b, "rootfs", "b"))) == 800
