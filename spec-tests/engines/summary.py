@@ -6,7 +6,7 @@ Usage: summary.py REPORT.xml RUNTIME_NAME"""
 import sys
 import xml.etree.ElementTree as ET
 
-ENGINES = {"test_podman": "podman", "test_containerd": "containerd"}
+ENGINES = {"test_podman": "podman", "test_containerd": "containerd", "test_registry": "registry"}
 
 
 def main(report, runtime):
@@ -24,7 +24,7 @@ def main(report, runtime):
             c[2] += 1
         else:
             c[0] += 1
-    for engine in ("podman", "containerd", "other"):
+    for engine in ("podman", "containerd", "registry", "other"):
         if engine in counts:
             p, f, s = counts[engine]
             print("%s %s: %d passed, %d failed, %d skipped" % (engine, runtime, p, f, s))
