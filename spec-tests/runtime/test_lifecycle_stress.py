@@ -12,9 +12,12 @@ from lifecycle_util import is_runc, run_files
 MARK = "keel-stress-marker"
 
 
-def count_mounts():
-    with open("/proc/self/mounts") as f:
-        return sum(1 for _ in f)
+def count_mounts(path):
+    """Host mounts under the bundle (a leak of the container's mounts into
+    the host would show there; the host's other mounts come and go with
+    unrelated work, so they are not counted)."""
+    with open("/proc/self/mountinfo") as f:
+        return sum(1 for line in f if path in line)
 
 
 def count_cgroups():
@@ -55,33 +58,33 @@ def cycle(rt, bundle, cid, probe=False):
     rt.run("delete", cid, check=True)
 
 
-def snapshot(rt):
-    return count_mounts(), count_cgroups(), sorted(os.listdir(rt.root))
+def snapshot(rt, bundle):
+    return count_mounts(bundle.path), count_cgroups(), sorted(os.listdir(rt.root))
 
 
-def settle(rt, before):
+def settle(rt, bundle, before):
     # Lazy unmounts and cgroup removal finish asynchronously for a moment.
     deadline = time.time() + 10
-    while time.time() < deadline and snapshot(rt) != before:
+    while time.time() < deadline and snapshot(rt, bundle) != before:
         time.sleep(0.1)
-    return snapshot(rt)
+    return snapshot(rt, bundle)
 
 
 def test_sequential_cycles_leave_nothing(rt, bundle):
     bundle.set_args("sh", "-c", ": " + MARK)
-    before = snapshot(rt)
+    before = snapshot(rt, bundle)
     for i in range(500):
         cycle(rt, bundle, "kstress-seq%d" % i, probe=(i == 0))
-    assert settle(rt, before) == before
+    assert settle(rt, bundle, before) == before
     assert marked_processes(rt.root) == []
 
 
 def test_concurrent_cycles_leave_nothing(rt, bundle):
     bundle.set_args("sh", "-c", ": " + MARK)
-    before = snapshot(rt)
+    before = snapshot(rt, bundle)
     with concurrent.futures.ThreadPoolExecutor(max_workers=10) as ex:
         list(ex.map(lambda i: cycle(rt, bundle, "kstress-con%d" % i), range(50)))
-    assert settle(rt, before) == before
+    assert settle(rt, bundle, before) == before
     assert marked_processes(rt.root) == []
 
 
