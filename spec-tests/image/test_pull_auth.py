@@ -116,6 +116,13 @@ def test_basic_auth_failures(hoist_path, tls_reg, pki, tmp_path):
     assert r.returncode == 0, r.stderr
     r = hoist(hoist_path, tmp_path / "s", "pull", ref, "--cert-dir", certs, env=env)
     assert r.returncode == 0, r.stderr
+    # The file is podman's format: skopeo logs in with it.
+    authfile = tmp_path / "run" / "containers" / "auth.json"
+    r = subprocess.run([R.SKOPEO, "inspect", "--raw", "--authfile", str(authfile), "--cert-dir", certs,
+                        "docker://" + ref], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    r = hoist(hoist_path, tmp_path / "s", "login", "--get-login", tls_reg.host, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "alice"
 
 
 def test_client_certificate(hoist_path, pki, image, tmp_path):
