@@ -19,7 +19,9 @@ import images
 from podman_env import umount_below
 
 IMAGE = "localhost/keel-busybox:test"
-NAMESPACE = "keeltest"
+# Per test session: the shim keeps the runtime's --root per namespace, so two
+# sessions at once (a developer's and CI's) never share container ids there.
+NAMESPACE = "keeltest-%d" % os.getpid()
 RUNC_ROOT = "/run/containerd/runc/" + NAMESPACE
 
 
