@@ -112,6 +112,27 @@ static int check_usage(const struct cgroup_hier *h, int64_t limit, struct keel_e
     return 0;
 }
 
+/* Write a byte limit and read it back: since 5.16 the kernel accepts
+ * memory.kmem.limit_in_bytes and ignores it, which must not pass silently. */
+static int put_checked(const struct cgroup_hier *h, const char *file, const char *field, int64_t value,
+                       struct keel_error **err)
+{
+    if (put(h, file, field, err, "%" PRId64, value) < 0)
+        return -1;
+    if (value < 0)
+        return 0;
+    uint64_t got;
+    if (cgfs_read_u64(h->dir, file, &got, err) < 0)
+        return error_prefix(err, "linux.resources.%s", field);
+    uint64_t want = (uint64_t)value & ~(uint64_t)4095; /* the kernel rounds down to pages */
+    if (got != want && got != (uint64_t)value)
+        return error_set(err, ENOTSUP,
+                         "linux.resources.%s: the kernel does not enforce it (`%s` reads %" PRIu64
+                         " after writing %" PRId64 ")",
+                         field, file, got, value);
+    return 0;
+}
+
 static int memory_v1(const struct cgroup_hier *h, const struct spec_memory *mem, struct keel_error **err)
 {
     if (mem->limit.set && mem->swap.set && mem->swap.value != -1 && mem->limit.value > 0 &&
@@ -150,11 +171,10 @@ static int memory_v1(const struct cgroup_hier *h, const struct spec_memory *mem,
             0)
         return -1;
     if (mem->kernel.set && mem->kernel.value != 0 &&
-        put(h, "memory.kmem.limit_in_bytes", "memory.kernel", err, "%" PRId64, mem->kernel.value) < 0)
+        put_checked(h, "memory.kmem.limit_in_bytes", "memory.kernel", mem->kernel.value, err) < 0)
         return -1;
     if (mem->kernel_tcp.set && mem->kernel_tcp.value != 0 &&
-        put(h, "memory.kmem.tcp.limit_in_bytes", "memory.kernelTCP", err, "%" PRId64, mem->kernel_tcp.value) <
-            0)
+        put_checked(h, "memory.kmem.tcp.limit_in_bytes", "memory.kernelTCP", mem->kernel_tcp.value, err) < 0)
         return -1;
     if (mem->swappiness.set) {
         if (mem->swappiness.value > 100)

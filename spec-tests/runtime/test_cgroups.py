@@ -347,3 +347,48 @@ def test_systemd_driver_fails_clearly_without_systemd(rt, bundle, tmp_path):
     if is_keel(rt):
         assert "systemd is not running" in err, err
     assert cid not in rt.list_ids()
+
+
+def test_memory_disable_oom_killer(rt, sleeper, tmp_path):
+    if V2:
+        expect_refusal(rt, sleeper, tmp_path, {"memory": {"limit": 64 << 20, "disableOOMKiller": True}},
+                       ["memory.disableOOMKiller"])
+        return
+    cid, pid = start_with(rt, sleeper, tmp_path, {"memory": {"limit": 64 << 20, "disableOOMKiller": True}})
+    assert "oom_kill_disable 1" in read_cg(pid, "memory", "memory.oom_control")
+
+
+def test_cpu_burst_and_idle(rt, sleeper, tmp_path):
+    if not is_keel(rt):
+        pytest.skip("runc 1.1 writes neither cpu burst nor cpu.idle")
+    cid, pid = start_with(rt, sleeper, tmp_path, {"cpu": {"quota": 50000, "period": 100000, "burst": 5000,
+                                                          "idle": 1}})
+    assert read_cg(pid, "cpu", "cpu.max.burst" if V2 else "cpu.cfs_burst_us") == "5000"
+    assert read_cg(pid, "cpu", "cpu.idle") == "1"
+
+
+def test_cpu_realtime(rt, sleeper, tmp_path):
+    res = {"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}}
+    if V2:
+        expect_refusal(rt, sleeper, tmp_path, res, ["cpu.realtime"])
+        return
+    if not os.path.exists("/sys/fs/cgroup/cpu/cpu.rt_runtime_us"):
+        pytest.skip("the kernel has no RT group scheduling")
+    cid, pid = start_with(rt, sleeper, tmp_path, res)
+    assert read_cg(pid, "cpu", "cpu.rt_period_us") == "1000000"
+    assert read_cg(pid, "cpu", "cpu.rt_runtime_us") == "10000"
+
+
+def test_kernel_memory_refused_when_not_enforced(rt, bundle, tmp_path):
+    """Since Linux 5.16 memory.kmem.limit_in_bytes accepts a value and ignores it."""
+    expect_refusal(rt, bundle, tmp_path, {"memory": {"kernel": 64 << 20}}, ["memory.kernel"])
+
+
+def test_unified(rt, sleeper, tmp_path):
+    if not V2:
+        # on the hybrid host the cgroup2 tree carries only hugetlb: a memory file is refused by name
+        expect_refusal(rt, sleeper, tmp_path, {"unified": {"memory.max": "1000000"}}, ["unified", "memory.max"])
+        return
+    cid, pid = start_with(rt, sleeper, tmp_path, {"unified": {"pids.max": "33", "memory.high": "50000000"}})
+    assert read_cg(pid, "pids", "pids.max") == "33"
+    assert read_cg(pid, "memory", "memory.high") == "49999872"  # rounded down to pages
