@@ -47,7 +47,9 @@ int ns_plan_build(const struct spec_config *cfg, struct ns_plan *plan, struct ke
                                  spec_ns_name(ns->type));
             }
             plan->join_fd[ns->type] = fd;
-            if (ns->type != SPEC_NS_USER)
+            /* With a new user namespace, net/ipc/uts/cgroup paths are
+             * joined by the parent around the clone (see ns_clone). */
+            if (ns->type == SPEC_NS_MOUNT || ns->type == SPEC_NS_TIME)
                 joins_other = true;
             continue;
         }
@@ -74,8 +76,9 @@ int ns_plan_build(const struct spec_config *cfg, struct ns_plan *plan, struct ke
         (plan->join_fd[SPEC_NS_USER] >= 0 && (plan->clone_flags & ~CLONE_NEWUSER))) {
         ns_plan_release(plan);
         return error_set(err, EOPNOTSUPP,
-                         "linux.namespaces: joining namespaces by path together with creating a user "
-                         "namespace (or joining one with new namespaces) is not supported");
+                         "linux.namespaces: joining a mount or time namespace by path together with "
+                         "creating a user namespace (or joining a user namespace with new namespaces) is "
+                         "not supported");
     }
     if (!(plan->clone_flags & CLONE_NEWNS) && plan->join_fd[SPEC_NS_MOUNT] < 0) {
         ns_plan_release(plan);
@@ -97,7 +100,71 @@ struct ns_clone_args {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
 
+static pid_t ns_clone_raw(const struct ns_plan *plan, struct keel_error **err);
+
+/* The namespaces a new user namespace must not own: joined by the parent
+ * itself, with its own namespace restored right after the clone. */
+static const enum spec_ns_type ns_parent_joined[] = {SPEC_NS_NETWORK, SPEC_NS_IPC, SPEC_NS_UTS,
+                                                     SPEC_NS_CGROUP};
+#define NS_PARENT_JOINED (sizeof ns_parent_joined / sizeof ns_parent_joined[0])
+
+static int ns_parent_enter(const struct ns_plan *plan, int saved[NS_PARENT_JOINED], struct keel_error **err)
+{
+    for (size_t i = 0; i < NS_PARENT_JOINED; i++) {
+        enum spec_ns_type t = ns_parent_joined[i];
+        saved[i] = -1;
+        if (!plan->new_user || plan->join_fd[t] < 0)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/ns/%s", t == SPEC_NS_NETWORK ? "net" : spec_ns_name(t));
+        saved[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (saved[i] < 0)
+            return error_set(err, errno, "opening `%s`", path);
+        if (setns(plan->join_fd[t], spec_ns_clone_flag(t)) < 0)
+            return error_set(err, errno, "joining the %s namespace given in linux.namespaces",
+                             spec_ns_name(t));
+    }
+    return 0;
+}
+
+static int ns_parent_restore(int saved[NS_PARENT_JOINED], struct keel_error **err)
+{
+    int r = 0;
+    for (size_t i = 0; i < NS_PARENT_JOINED; i++) {
+        if (saved[i] < 0)
+            continue;
+        if (setns(saved[i], spec_ns_clone_flag(ns_parent_joined[i])) < 0 && r == 0)
+            r = error_set(err, errno, "returning to keel's own %s namespace",
+                          spec_ns_name(ns_parent_joined[i]));
+        close(saved[i]);
+        saved[i] = -1;
+    }
+    return r;
+}
+
 pid_t ns_clone(const struct ns_plan *plan, struct keel_error **err)
+{
+    int saved[NS_PARENT_JOINED];
+    if (ns_parent_enter(plan, saved, err) < 0) {
+        ns_parent_restore(saved, NULL);
+        return -1;
+    }
+    pid_t pid = ns_clone_raw(plan, err);
+    if (pid == 0) {
+        for (size_t i = 0; i < NS_PARENT_JOINED; i++)
+            if (saved[i] >= 0)
+                close(saved[i]);
+        return 0;
+    }
+    if (ns_parent_restore(saved, pid > 0 ? err : NULL) < 0 && pid > 0) {
+        /* keel cannot go on in the container's namespaces */
+        kill(pid, SIGKILL);
+        return -1;
+    }
+    return pid;
+}
+
+static pid_t ns_clone_raw(const struct ns_plan *plan, struct keel_error **err)
 {
     cleanup_close int own_pidns = -1;
     int pid_join = plan->join_fd[SPEC_NS_PID];
@@ -171,6 +238,10 @@ int ns_join(const struct ns_plan *plan, struct keel_error **err)
         enum spec_ns_type t = order[i];
         if (plan->join_fd[t] < 0)
             continue;
+        if (plan->new_user && t != SPEC_NS_USER && t != SPEC_NS_MOUNT && t != SPEC_NS_TIME) {
+            close(plan->join_fd[t]); /* already entered through the parent */
+            continue;
+        }
         if (setns(plan->join_fd[t], spec_ns_clone_flag(t)) < 0)
             return error_set(err, errno, "joining the %s namespace given in linux.namespaces",
                              spec_ns_name(t));

@@ -104,7 +104,7 @@ def test_user_namespace_maps(rt, tmp_path):
         shutil.rmtree(top, ignore_errors=True)
 
 
-def userns_maps(rt, bundle):
+def userns_bundle(bundle):
     os.chmod(bundle.path, 0o711)
     bundle.config["linux"]["namespaces"].append({"type": "user"})
     bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
@@ -116,6 +116,10 @@ def userns_maps(rt, bundle):
         for n in dirs + files:
             os.lchown(os.path.join(root, n), 100000, 100000)
     os.lchown(bundle.rootfs, 100000, 100000)
+
+
+def userns_maps(rt, bundle):
+    userns_bundle(bundle)
     bundle.set_args("sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u")
     r = rt.run("run", "--bundle", bundle.path, "u")
     assert r.returncode == 0, r.stderr
@@ -148,3 +152,39 @@ def test_no_mount_namespace_is_refused(rt, bundle):
     r = run_files(rt, "create", "--bundle", bundle.path, "nm")
     assert r.returncode != 0
     assert rt.list_ids() == []
+
+
+def test_new_user_namespace_joining_network_namespace(rt, bundle):
+    """podman's pods with --userns: a new user namespace, the pod's network
+    namespace joined by path (owned by the host's user namespace)."""
+    import shutil
+    import tempfile
+    from helpers import make_bundle
+    pid = start_sleeper(rt, bundle, "pod")
+    top = tempfile.mkdtemp(prefix="keel-userns-")
+    os.chmod(top, 0o711)
+    try:
+        b2 = make_bundle(os.path.join(top, "bundle"))
+        userns_bundle(b2)
+        b2.config["linux"]["namespaces"] = [
+            {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "user"},
+            {"type": "network", "path": "/proc/%d/ns/net" % pid}]
+        b2.config["mounts"] = [m for m in b2.config["mounts"] if m["type"] != "sysfs"]
+        # createRuntime hooks run in the runtime's namespaces: keel must be
+        # back in its own network namespace after joining the pod's.
+        hook_out = os.path.join(top, "hook-net")
+        b2.config["hooks"] = {"createRuntime": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "readlink /proc/self/ns/net > " + hook_out]}]}
+        b2.set_args("sleep", "60")
+        run_files(rt, "run", "-d", "--bundle", b2.path, "member", check=True)
+        pid2 = json.loads(rt.run("state", "member", check=True).stdout)["pid"]
+        assert ns_of(pid2, "net") == ns_of(pid, "net")
+        assert ns_of(pid2, "user") != ns_of(os.getpid(), "user")
+        assert ns_of(pid2, "uts") != ns_of(pid, "uts")
+        with open("/proc/%d/uid_map" % pid2) as f:
+            assert f.read().split() == ["0", "100000", "65536"]
+        with open(hook_out) as f:
+            assert f.read().strip() == ns_of(os.getpid(), "net")
+        rt.run("delete", "--force", "member", check=True)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
