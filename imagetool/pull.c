@@ -36,28 +36,98 @@ static void registry_options_from_pull(struct registry_options *ro, const struct
     ro->timeout_s = o->stall_timeout_s;
 }
 
-/* Fetch one image manifest (known by digest) and everything it references. */
-static int pull_manifest(struct registry_client *c, struct store *s, const char *digest, const char *data,
-                         size_t len, const char *media_type, const struct pull_options *opts,
-                         struct oci_manifest **out, struct keel_error **err)
+static char *xmemdup_str(const char *data, size_t len)
 {
-    cleanup_manifest struct oci_manifest *m = NULL;
-    if (manifest_parse(data, len, media_type, &m, err) < 0)
+    char *p = xmalloc(len + 1);
+    memcpy(p, data, len);
+    p[len] = '\0';
+    return p;
+}
+
+/* Image manifests of one pull, fetched first so that every blob of every
+ * platform can download in one parallel batch. */
+struct pull_batch {
+    struct {
+        char *digest;
+        char *data;
+        size_t len;
+        struct oci_manifest *m;
+    } items[256];
+    size_t n;
+};
+
+static void pull_batch_clear(struct pull_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->items[i].digest);
+        free(b->items[i].data);
+        manifest_free(b->items[i].m);
+    }
+    b->n = 0;
+}
+
+/* Takes ownership of data, also on failure. */
+static int pull_batch_add(struct pull_batch *b, const char *digest, char *data, size_t len,
+                          const char *media_type, struct keel_error **err)
+{
+    if (b->n == sizeof(b->items) / sizeof(b->items[0])) {
+        free(data);
+        return error_set(err, 0, "an index with more than %zu manifests is not supported",
+                         sizeof(b->items) / sizeof(b->items[0]));
+    }
+    struct oci_manifest *m = NULL;
+    if (manifest_parse(data, len, media_type, &m, err) < 0) {
+        free(data);
         return error_prefix(err, "%s", digest);
-    size_t n = m->n_layers + 1;
-    struct oci_descriptor *all = xcalloc(n, sizeof(*all));
-    all[0] = m->config;
-    for (size_t i = 0; i < m->n_layers; i++)
-        all[i + 1] = m->layers[i];
-    /* Shallow copies: m owns the strings. */
+    }
+    b->items[b->n].digest = xstrdup(digest);
+    b->items[b->n].data = data;
+    b->items[b->n].len = len;
+    b->items[b->n].m = m;
+    b->n++;
+    return 0;
+}
+
+/* Download every config and layer of the batch, then store the manifests. */
+static int pull_batch_fetch(struct registry_client *c, struct store *s, struct pull_batch *b,
+                            const struct pull_options *opts, struct keel_error **err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        n += b->items[i].m->n_layers + 1;
+    /* Shallow copies: the manifests own the strings. */
+    struct oci_descriptor *all = xcalloc(n ? n : 1, sizeof(*all));
+    size_t k = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        all[k++] = b->items[i].m->config;
+        for (size_t j = 0; j < b->items[i].m->n_layers; j++)
+            all[k++] = b->items[i].m->layers[j];
+    }
     int r = registry_fetch_blobs(c, s, all, n, opts->max_parallel, opts->progress, err);
     free(all);
-    if (r < 0)
+    for (size_t i = 0; r == 0 && i < b->n; i++)
+        r = store_write_blob(s, b->items[i].digest, b->items[i].data, b->items[i].len, NULL, err);
+    return r;
+}
+
+/* The manifest a descriptor of an index names: from the store when it is
+ * there already (verified on read), else from the registry. */
+static int pull_child_manifest(struct registry_client *c, struct store *s, const struct oci_descriptor *d,
+                               char **data, size_t *len, struct keel_error **err)
+{
+    if (store_has_blob(s, d->digest) &&
+        store_read_blob(s, d->digest, MANIFEST_MAX_SIZE, data, len, NULL) == 0)
+        return 0;
+    cleanup_free char *mt = NULL;
+    cleanup_free char *dg = NULL;
+    if (registry_get_manifest(c, d->digest, data, len, &mt, &dg, err) < 0)
         return -1;
-    if (store_write_blob(s, digest, data, len, NULL, err) < 0)
-        return -1;
-    if (out)
-        *out = steal_ptr(&m);
+    if ((int64_t)*len != d->size) {
+        free(*data);
+        *data = NULL;
+        return error_set(err, 0, "manifest %s: %zu bytes, the index says %lld", d->digest, *len,
+                         (long long)d->size);
+    }
     return 0;
 }
 
@@ -68,34 +138,34 @@ static int pull_from_index(struct registry_client *c, struct store *s, const str
     if (!opts->all_platforms || opts->platform) {
         if (platform_select(idx, opts->platform, &which, err) < 0)
             return -1;
+    } else if (platform_select(idx, NULL, &which, NULL) < 0) {
+        which = 0; /* all platforms, none of them this host's: report the first */
     }
-    for (size_t i = 0; i < idx->n_manifests; i++) {
-        bool chosen = i == which;
-        if (!chosen && !opts->all_platforms)
+    struct pull_batch *b = xzalloc(sizeof(*b));
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < idx->n_manifests; i++) {
+        if (i != which && !opts->all_platforms)
             continue;
         const struct oci_descriptor *d = &idx->manifests[i];
-        cleanup_free char *data = NULL;
-        cleanup_free char *mt = NULL;
-        cleanup_free char *dg = NULL;
+        char *data = NULL;
         size_t len = 0;
-        if (registry_get_manifest(c, d->digest, &data, &len, &mt, &dg, err) < 0)
-            return -1;
-        if ((int64_t)len != d->size)
-            return error_set(err, 0, "manifest %s: %zu bytes, the index says %lld", d->digest, len,
-                             (long long)d->size);
-        enum manifest_kind kind;
-        if (manifest_detect_kind(data, len, d->media_type, &kind, err) < 0)
-            return error_prefix(err, "%s", d->digest);
-        if (kind != MANIFEST_KIND_MANIFEST)
-            return error_set(err, 0, "manifest %s: nested indexes are not supported", d->digest);
-        if (pull_manifest(c, s, d->digest, data, len, d->media_type, opts, NULL, err) < 0)
-            return -1;
-        if (chosen && selected)
-            *selected = xstrdup(d->digest);
+        r = pull_child_manifest(c, s, d, &data, &len, err);
+        enum manifest_kind kind = MANIFEST_KIND_MANIFEST;
+        if (r == 0 && manifest_detect_kind(data, len, d->media_type, &kind, err) < 0)
+            r = error_prefix(err, "%s", d->digest);
+        if (r == 0 && kind != MANIFEST_KIND_MANIFEST)
+            r = error_set(err, 0, "manifest %s: nested indexes are not supported", d->digest);
+        if (r == 0)
+            r = pull_batch_add(b, d->digest, steal_ptr(&data), len, d->media_type, err);
+        free(data);
     }
-    if (selected && *selected == NULL && idx->n_manifests > 0)
+    if (r == 0)
+        r = pull_batch_fetch(c, s, b, opts, err);
+    pull_batch_clear(b);
+    free(b);
+    if (r == 0 && selected && idx->n_manifests > 0)
         *selected = xstrdup(idx->manifests[which].digest);
-    return 0;
+    return r;
 }
 
 int pull_image(struct hoist_context *ctx, const char *refstr, const struct pull_options *opts,
@@ -138,11 +208,17 @@ int pull_image_to(struct hoist_context *ctx, const char *layout_dir, const char 
             return error_prefix(err, "pulling %s", ref_name);
         top.media_type = xstrdup(idx->media_type);
     } else {
-        cleanup_manifest struct oci_manifest *m = NULL;
-        if (pull_manifest(c, s, digest, data, len, mt, opts, &m, err) < 0)
+        struct pull_batch *b = xzalloc(sizeof(*b));
+        int r = pull_batch_add(b, digest, xmemdup_str(data, len), len, mt, err);
+        if (r == 0)
+            r = pull_batch_fetch(c, s, b, opts, err);
+        if (r == 0)
+            top.media_type = xstrdup(b->items[0].m->media_type);
+        pull_batch_clear(b);
+        free(b);
+        if (r < 0)
             return error_prefix(err, "pulling %s", ref_name);
         selected = xstrdup(digest);
-        top.media_type = xstrdup(m->media_type);
     }
     top.digest = xstrdup(digest);
     top.size = (int64_t)len;

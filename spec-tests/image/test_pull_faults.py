@@ -279,3 +279,24 @@ def test_killed_at_any_point_leaves_a_consistent_store(hoist_path, fault, layout
     pull(hoist_path, store, ref, check=True)
     assert check_store_consistent(store) == 1
     assert any(q["range"] for q in srv.requests())  # later runs resumed earlier ones
+
+
+def test_index_second_pull_uses_stored_manifests(hoist_path, fault, tmp_path):
+    lay = R.Layout(tmp_path / "idx")
+    arm = lay.image([R.busybox_files(), [("etc", ("dir",)), ("etc/a", b"arm\n")]], arch="arm64", variant="v8")
+    amd = lay.image([R.busybox_files(), [("etc", ("dir",)), ("etc/a", b"amd\n")]], arch="amd64")
+    lay.tag(lay.multi([arm, amd]), "v1")
+    srv = R.FaultRegistry(tmp_path / "srv", lay.path).start()
+    try:
+        store = tmp_path / "store"
+        # --all-platforms still reports this host's manifest, though it is not the first.
+        r = pull(hoist_path, store, srv.host + "/test/img:v1", "--all-platforms", check=True)
+        assert r.stdout.strip() == amd["digest"]
+        by_digest = [q for q in srv.requests() if "/manifests/sha256:" in q["path"]]
+        assert len(by_digest) == 2
+        r = pull(hoist_path, store, srv.host + "/test/img:v1", "--all-platforms", check=True)
+        by_digest = [q for q in srv.requests() if "/manifests/sha256:" in q["path"]]
+        assert len(by_digest) == 2  # nothing fetched again
+        assert "Copying blob" not in r.stderr
+    finally:
+        srv.stop()
