@@ -244,6 +244,60 @@ def test_preserve_fds(podman, scratch):
     assert p.stdout == "passed-as-fd-3\n"
 
 
+def test_exec_detach(podman, ctr):
+    run_detached(podman, ctr, IMAGE, *SLEEPER)
+    podman.ok("exec", "-d", ctr, "sh", "-c", "echo detached > /tmp/marker")
+    deadline = time.monotonic() + 10
+    while podman.podman("exec", ctr, "cat", "/tmp/marker").stdout != "detached\n":
+        assert time.monotonic() < deadline, "the detached exec never wrote its marker"
+        time.sleep(0.1)
+
+
+def test_restart(podman, ctr):
+    run_detached(podman, ctr, IMAGE, *SLEEPER)
+    pid1 = podman.inspect(ctr, "{{.State.Pid}}")
+    podman.ok("restart", "-t", "0", ctr)
+    podman.wait_for(ctr, "{{.State.Status}}", "running")
+    assert podman.inspect(ctr, "{{.State.Pid}}") != pid1
+    assert podman.ok("exec", ctr, "echo", "again") == "again\n"
+
+
+def test_ulimit(podman):
+    # An explicit --ulimit drops containers.conf's default_ulimits: podman
+    # then asks for its own nproc default, above this host's hard limit.
+    p = podman.podman("run", "--rm", "--ulimit", "nofile=512:1024", "--ulimit", "nproc=1000:2000", IMAGE,
+                      "sh", "-c", "ulimit -n; ulimit -Hn; ulimit -u")
+    assert (p.returncode, p.stdout) == (0, "512\n1024\n1000\n"), p.stderr
+
+
+def test_oom_score_adj(podman):
+    p = podman.podman("run", "--rm", "--oom-score-adj", "123", IMAGE, "cat", "/proc/self/oom_score_adj")
+    assert (p.returncode, p.stdout) == (0, "123\n"), p.stderr
+
+
+def test_sysctl(podman):
+    p = podman.podman("run", "--rm", "--sysctl", "net.ipv4.ip_forward=1", IMAGE,
+                      "cat", "/proc/sys/net/ipv4/ip_forward")
+    assert (p.returncode, p.stdout) == (0, "1\n"), p.stderr
+
+
+def test_pid_host(podman):
+    with open("/proc/1/cmdline", "rb") as f:
+        host_init = f.read().split(b"\0")[0].decode()
+    p = podman.podman("run", "--rm", "--pid", "host", IMAGE, "cat", "/proc/1/cmdline")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split("\0")[0] == host_init
+
+
+def test_user_namespace_uidmap(podman):
+    p = podman.podman("run", "--rm", "--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536", IMAGE,
+                      "sh", "-c", "cat /proc/self/uid_map; id -u; ls -ln /etc/passwd")
+    assert p.returncode == 0, p.stderr
+    lines = [line.split() for line in p.stdout.splitlines()]
+    assert lines[0] == ["0", "200000", "65536"] and lines[1] == ["0"], p.stdout
+    assert lines[2][2:4] == ["0", "0"], p.stdout
+
+
 # --- terminals ----------------------------------------------------------------
 
 def test_run_it_pty(podman):
