@@ -3,6 +3,8 @@ forms, rootfsPropagation, linux.sysctl, and errors that name the step and
 the path.  Runs against keel and runc alike."""
 import os
 import shutil
+import subprocess
+import tempfile
 
 import pytest
 
@@ -86,11 +88,24 @@ def test_rootfs_propagation_unbindable(rt, bundle, prop):
     assert "unbindable" in root_optional(rt, bundle)
 
 
-def test_rootfs_propagation_rslave_mounts_do_not_reach_the_host(rt, bundle, tmp_path):
-    bundle.config["linux"]["rootfsPropagation"] = "rslave"
-    run_ok(rt, bundle, "true")
-    with open("/proc/self/mountinfo") as f:
-        assert bundle.rootfs not in f.read()
+@pytest.mark.parametrize("prop", [None, "rslave", "rprivate"])
+def test_container_mounts_do_not_reach_the_host(rt, bundle, prop):
+    if prop:
+        bundle.config["linux"]["rootfsPropagation"] = prop
+    bundle.set_args("sleep", "30")
+    with tempfile.TemporaryFile("w+") as err:
+        # files, not pipes: the container keeps its stdio open
+        r = subprocess.run(rt.cmd("create", "--bundle", bundle.path, "alive"), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=err, timeout=60)
+        err.seek(0)
+        assert r.returncode == 0, err.read()
+    try:
+        with open("/proc/self/mountinfo") as f:
+            host = f.read()
+        assert bundle.rootfs not in host
+        assert " /proc/keys " not in host
+    finally:
+        rt.run("delete", "--force", "alive")
 
 
 def test_mount_error_names_step_path_and_errno(rt, bundle):
