@@ -1,4 +1,5 @@
 /* linux.resources.blockIO: weights and throttles, v1 (blkio) and v2 (io). */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 
 #include "cleanup.h"
 #include "error.h"
+#include "fileutil.h"
 #include "runtime/cgroup_internal.h"
 #include "runtime/spec.h"
 #include "xalloc.h"
@@ -31,6 +33,38 @@ static const char *pick(const struct cgroup_hier *h, const char *a, const char *
               "linux.resources.blockIO.%s: the host's %s controller has no weight file (%s%s%s)", field,
               h->v2 ? "io" : "blkio", a, b ? ", " : "", b ? b : "");
     return NULL;
+}
+
+/* BFQ's weight files exist whenever BFQ is built in, but a weight only acts
+ * on devices whose scheduler is bfq: without one it would be a silent no-op.
+ * dev NULL: any block device; else "MAJ:MIN". */
+static int require_bfq(const char *dev, const char *field, struct keel_error **err)
+{
+    if (dev) {
+        cleanup_free char *path = xasprintf("/sys/dev/block/%s/queue/scheduler", dev), *s = NULL;
+        cleanup_error struct keel_error *ignored = NULL;
+        if (file_read_whole(path, 4096, &s, NULL, &ignored) == 0 && strstr(s, "[bfq]"))
+            return 0;
+        return error_set(err, ENOTSUP,
+                         "linux.resources.blockIO.%s: device %s does not use the BFQ I/O scheduler, so a BFQ "
+                         "weight would have no effect (`%s`: %s)",
+                         field, dev, path, s ? s : "missing");
+    }
+    cleanup_dir DIR *d = opendir("/sys/block");
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        cleanup_free char *path = xasprintf("/sys/block/%s/queue/scheduler", de->d_name), *s = NULL;
+        cleanup_error struct keel_error *ignored = NULL;
+        if (file_read_whole(path, 4096, &s, NULL, &ignored) == 0 && strstr(s, "[bfq]"))
+            return 0;
+    }
+    return error_set(
+        err, ENOTSUP,
+        "linux.resources.blockIO.%s: no block device uses the BFQ I/O scheduler, so a BFQ weight "
+        "would have no effect (and the CFQ blkio.weight does not exist on this kernel)",
+        field);
 }
 
 struct throttle_kind {
@@ -86,7 +120,7 @@ static int apply_weights_v1(const struct cgroup_hier *h, const struct spec_block
 {
     if (b->weight.set && b->weight.value != 0) {
         const char *f = pick(h, "blkio.weight", "blkio.bfq.weight", "weight", err);
-        if (!f)
+        if (!f || (strstr(f, "bfq") && require_bfq(NULL, "weight", err) < 0))
             return -1;
         cleanup_free char *v = xasprintf("%" PRIu64, b->weight.value);
         if (write_field(h, f, "weight", v, err) < 0)
@@ -105,7 +139,8 @@ static int apply_weights_v1(const struct cgroup_hier *h, const struct spec_block
         cleanup_free char *field = xasprintf("weightDevice[%zu]", i);
         if (d->weight.set) {
             const char *f = pick(h, "blkio.weight_device", "blkio.bfq.weight_device", field, err);
-            if (!f)
+            cleanup_free char *dev = xasprintf("%" PRId64 ":%" PRId64, d->major, d->minor);
+            if (!f || (strstr(f, "bfq") && require_bfq(dev, field, err) < 0))
                 return -1;
             cleanup_free char *v =
                 xasprintf("%" PRId64 ":%" PRId64 " %" PRIu64, d->major, d->minor, d->weight.value);
@@ -134,7 +169,7 @@ static int apply_weights_v2(const struct cgroup_hier *h, const struct spec_block
     bool bfq = cgfs_exists(h->dir, "io.bfq.weight");
     if (b->weight.set && b->weight.value != 0) {
         const char *f = pick(h, "io.bfq.weight", "io.weight", "weight", err);
-        if (!f)
+        if (!f || (bfq && require_bfq(NULL, "weight", err) < 0))
             return -1;
         cleanup_free char *v =
             bfq ? xasprintf("%" PRIu64, b->weight.value)
@@ -151,7 +186,8 @@ static int apply_weights_v2(const struct cgroup_hier *h, const struct spec_block
         if (!d->weight.set)
             continue;
         const char *f = pick(h, "io.bfq.weight", "io.weight", field, err);
-        if (!f)
+        cleanup_free char *dev = xasprintf("%" PRId64 ":%" PRId64, d->major, d->minor);
+        if (!f || (bfq && require_bfq(dev, field, err) < 0))
             return -1;
         uint64_t w = bfq ? d->weight.value : cgroup_convert_blkio_weight(d->weight.value);
         cleanup_free char *v = xasprintf("%" PRId64 ":%" PRId64 " %" PRIu64, d->major, d->minor, w);
