@@ -102,6 +102,11 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
     if (sync_expect(a->sync_fd, SYNC_CONTINUE, &go, err) < 0)
         return -1;
     *hook_state = steal_ptr(&go.payload);
+    /* Nothing in the container may open our /proc/PID/exe (the keel
+     * binary) while we run keel code; exec makes the process dumpable
+     * again.  Only now: a rootless parent must first write our id maps,
+     * which needs /proc/PID owned by the caller. */
+    prctl(PR_SET_DUMPABLE, 0);
 
     if (a->plan->new_user && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
         return error_set(err, errno, "becoming root in the new user namespace");
@@ -181,9 +186,6 @@ void init_main(struct init_args *a)
     close(a->lock_fd); /* the lock belongs to the parent's command */
     init_reset_signals();
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* Nothing in the container may open our /proc/PID/exe (the keel
-     * binary) while we run keel code; exec makes the process dumpable again. */
-    prctl(PR_SET_DUMPABLE, 0);
 
     if (init_setup(a, &exe, &hook_state, &err) < 0) {
         sync_send_error(a->sync_fd, err);

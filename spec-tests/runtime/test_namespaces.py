@@ -188,3 +188,43 @@ def test_new_user_namespace_joining_network_namespace(rt, bundle):
         rt.run("delete", "--force", "member", check=True)
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_rootless_run(rt):
+    """keel run by an unprivileged user, with a user namespace mapping that
+    user to root (setgroups denied by keel, no cgroup)."""
+    import shutil
+    import subprocess
+    import tempfile
+    from helpers import make_bundle
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        pytest.skip("setpriv (util-linux) is not installed")
+    top = tempfile.mkdtemp(prefix="keel-rootless-")
+    os.chmod(top, 0o755)
+    try:
+        b = make_bundle(os.path.join(top, "bundle"))
+        b.config["linux"]["namespaces"].append({"type": "user"})
+        b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+        b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+        b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]
+        for m in b.config["mounts"]:
+            if m["destination"] == "/dev/pts":
+                m["options"] = [o for o in m["options"] if not o.startswith("gid=")]
+        b.config["linux"].pop("resources", None)
+        b.set_args("sh", "-c", "id -u; cat /proc/self/uid_map")
+        for root, dirs, files in os.walk(top):
+            for n in dirs + files:
+                os.lchown(os.path.join(root, n), 1000, 1000)
+        os.lchown(top, 1000, 1000)
+        state = os.path.join(top, "state")
+        r = subprocess.run([setpriv, "--reuid", "1000", "--regid", "1000", "--clear-groups",
+                            rt.path, "--root", state, "run", "--bundle", b.path, "rl"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout.split()
+        assert out[0] == "0"
+        assert out[1:4] == ["0", "1000", "1"]
+        assert not os.path.exists(os.path.join(state, "rl"))
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
