@@ -290,3 +290,27 @@ def test_idmap_options_are_not_ignored(rt, bundle, tmp_path, opt):
     r = run_in(rt, bundle, "true")
     assert r.returncode != 0
     assert "/data" in r.stderr
+
+
+@pytest.mark.parametrize("opt", ["async", "atime", "defaults", "dev", "diratime", "exec", "iversion", "lazytime",
+                                 "loud", "mand", "noiversion", "nolazytime", "nomand", "norelatime",
+                                 "nostrictatime", "silent", "suid", "rw", "symfollow"])
+def test_every_flag_option_is_accepted(rt, bundle, opt):
+    if opt == "defaults":
+        skip_if_runc_older(rt, (1, 2, 0), "passes \"defaults\" to the filesystem, which refuses it")
+    add_mount(bundle, "/scratch", "tmpfs", "tmpfs", [opt])
+    out = run_ok(rt, bundle, "grep ' /scratch ' /proc/self/mountinfo")
+    assert "tmpfs" in out
+
+
+@pytest.mark.parametrize("opt", ["rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
+                                 "rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime",
+                                 "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow"])
+def test_every_recursive_option_is_accepted(rt, bundle, tmp_path, opt):
+    if opt in ("ratime", "rnostrictatime"):
+        skip_if_runc_older(rt, (1, 2, 0), "clears part of the atime mask, which mount_setattr refuses (EINVAL)")
+    src = tmp_path / "src"
+    src.mkdir()
+    add_mount(bundle, "/rec", "bind", str(src), ["rbind", opt])
+    out = run_ok(rt, bundle, "grep ' /rec ' /proc/self/mountinfo")
+    assert "/rec" in out
