@@ -15,6 +15,7 @@ import pytest
 
 import containerd_env
 from containerd_env import IMAGE, NAMESPACE
+from images import INDEX_HTML
 from test_podman import CAP_NET_RAW, CAP_SYS_ADMIN, cap_eff, in_pty, read_cgroup
 
 SLEEPER = ["sleep", "1000"]
@@ -192,6 +193,15 @@ def test_private_network(containerd, cid):
     assert proc_ifaces(p.stdout) == ["lo"], p.stdout
 
 
+def test_private_network_loopback_up(containerd, cid):
+    # Without CNI nobody but the runtime brings up lo in a new network namespace.
+    p = containerd.run(cid, "sh", "-c", "ip link show lo; httpd -p 127.0.0.1:8080 -h /www && "
+                       "wget -qO- http://127.0.0.1:8080/")
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert "UP" in p.stdout.splitlines()[0], p.stdout
+    assert INDEX_HTML in p.stdout
+
+
 def test_host_network(containerd, cid):
     p = containerd.run(cid, "cat", "/proc/net/dev", opts=("--net-host",))
     assert p.returncode == 0, p.stderr
@@ -200,12 +210,46 @@ def test_host_network(containerd, cid):
     assert set(proc_ifaces(p.stdout)) & set(host) - {"lo"}, (p.stdout, host)
 
 
+def test_join_another_containers_network(containerd, cid):
+    # How Kubernetes pods work: members join the sandbox's namespaces by path.
+    sandbox = cid + "-sandbox"
+    try:
+        containerd.run_detached(sandbox, "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www")
+        netns = "/proc/%d/ns/net" % containerd.task_pid(sandbox)
+        p = containerd.run(cid, "sh", "-c", "for i in $(seq 50); do wget -qO- http://127.0.0.1:8080/ && exit 0; "
+                           "sleep 0.1; done; exit 1", opts=("--with-ns", "network:" + netns))
+        assert p.returncode == 0, p.stderr
+        assert p.stdout == INDEX_HTML
+    finally:
+        containerd.remove(sandbox)
+
+
 # --- resources ------------------------------------------------------------------------
 
 def test_memory_oom_137(containerd, cid):
     p = containerd.run(cid, "dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1",
                        opts=("--memory-limit", str(32 << 20)))
     assert p.returncode == 137, (p.returncode, p.stderr)
+
+
+def test_cgroup_path(containerd, cid):
+    # Kubernetes gives every container a cgroupsPath of its own under kubepods.
+    parent = "/keeltest-engines-%d" % os.getpid()
+    path = "%s/%s" % (parent, cid)
+    try:
+        containerd.run_detached(cid, *SLEEPER, opts=("--cgroup", path))
+        with open("/proc/%d/cgroup" % containerd.task_pid(cid)) as f:
+            lines = [line.strip().split(":", 2) for line in f]
+        memory = [p for _, ctrls, p in lines if "memory" in ctrls.split(",")]
+        assert memory == [path], lines
+    finally:
+        containerd.remove(cid)
+        # The runtime removes the container's own cgroup, not the parents it made.
+        for ctrl in os.listdir("/sys/fs/cgroup"):
+            try:
+                os.rmdir("/sys/fs/cgroup/%s%s" % (ctrl, parent))
+            except OSError:
+                pass
 
 
 def test_memory_and_cpu_limits_in_cgroup(containerd, cid):

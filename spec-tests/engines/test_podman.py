@@ -322,10 +322,13 @@ def test_run_t_exit_code(podman):
 # --- networking -----------------------------------------------------------------
 
 def test_network_none(podman):
-    p = podman.podman("run", "--rm", "--network", "none", IMAGE, "cat", "/proc/net/dev")
+    p = podman.podman("run", "--rm", "--network", "none", IMAGE, "sh", "-c",
+                      "cat /proc/net/dev; echo ---; ip link show lo")
     assert p.returncode == 0, p.stderr
-    ifaces = sorted(line.split(":")[0].strip() for line in p.stdout.splitlines()[2:])
+    netdev = p.stdout.split("---")[0]
+    ifaces = sorted(line.split(":")[0].strip() for line in netdev.splitlines()[2:])
     assert ifaces == ["lo"], p.stdout
+    assert "<LOOPBACK,UP" in p.stdout, p.stdout
 
 
 def test_bridge_network_and_loopback(podman):
