@@ -65,18 +65,18 @@ static int mount_create_dest(int rootfd, const char *dest, bool dir, struct keel
             if (fd < 0 && errno == ENOENT) {
                 if (!last || dir) {
                     if (mkdirat(cur, name, 0755) < 0 && errno != EEXIST)
-                        return error_set(err, errno, "creating directory `%s`", name);
+                        return error_set(err, errno, "creating directory `%s` of `%s`", name, path);
                 } else {
                     int f = openat(cur, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
                     if (f < 0 && errno != EEXIST)
-                        return error_set(err, errno, "creating file `%s`", name);
+                        return error_set(err, errno, "creating file `%s`", path);
                     if (f >= 0)
                         close(f);
                 }
                 fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
             }
             if (fd < 0)
-                return error_set(err, errno, "opening `%s`", name);
+                return error_set(err, errno, "opening `%s` of `%s`", name, path);
             struct stat st;
             if (fstat(fd, &st) < 0) {
                 close(fd);
