@@ -294,3 +294,26 @@ def test_seccomp_without_no_new_privileges(rt, bundle):
     assert "rc=1" in r.stdout
     assert "Seccomp:\t2" in r.stdout
     assert "NoNewPrivs:\t0" in r.stdout
+
+
+def test_exec_gets_the_containers_filter(rt, bundle):
+    """`exec` installs the same filter as the container's init (keel: the
+    copy saved in the state dir at create)."""
+    writable(bundle)
+    bundle.config["linux"]["seccomp"] = errno_profile(MKDIR, errnoRet=errno.EDQUOT)
+    bundle.set_args("sleep", "60")
+    c = cid()
+    r = run_files(rt, "create", "--bundle", bundle.path, c, timeout=60)
+    assert r.returncode == 0, r.stderr
+    try:
+        r = run_files(rt, "start", c, timeout=60)
+        assert r.returncode == 0, r.stderr
+        r = run_files(rt, "exec", c, "sh", "-c", "mkdir /tmp/e; echo rc=$?; grep '^Seccomp:' /proc/self/status",
+                      timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "rc=1" in r.stdout
+        assert os.strerror(errno.EDQUOT) in r.stdout + r.stderr
+        assert "Seccomp:\t2" in r.stdout
+        assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "e"))
+    finally:
+        rt.run("delete", "--force", c, timeout=30)
