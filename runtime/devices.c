@@ -105,18 +105,18 @@ static int devices_mknod(int pfd, const char *base, const struct dev_node *d)
         return d->uid || d->gid ? fchownat(pfd, base, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) : 0;
     if (errno != EEXIST)
         return -1;
-    /* Something is there already (a /dev that is not a fresh tmpfs): keep
-     * it only when it is this very node, never a symlink or a file. */
+    /* Something is there already (a /dev that is not a fresh tmpfs, or a
+     * node the config bound there): the very node is left alone, as runc
+     * does (chmod/chown would reach a bound host node); anything else (a
+     * symlink, a file) is replaced. */
     struct stat st;
     if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return -1;
-    if ((st.st_mode & S_IFMT) != type || (type != S_IFIFO && st.st_rdev != rdev)) {
-        if (unlinkat(pfd, base, 0) < 0 || mknodat(pfd, base, type | d->mode, rdev) < 0)
-            return -1;
-    } else if (fchmodat(pfd, base, d->mode, 0) < 0) {
+    if ((st.st_mode & S_IFMT) == type && (type == S_IFIFO || st.st_rdev == rdev))
+        return 0;
+    if (unlinkat(pfd, base, 0) < 0 || mknodat(pfd, base, type | d->mode, rdev) < 0)
         return -1;
-    }
-    return fchownat(pfd, base, d->uid, d->gid, AT_SYMLINK_NOFOLLOW);
+    return d->uid || d->gid ? fchownat(pfd, base, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) : 0;
 }
 
 static int devices_bind(int rootfd, const struct dev_node *d, struct keel_error **err)

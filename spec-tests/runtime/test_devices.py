@@ -120,3 +120,13 @@ def test_user_namespace_binds_the_host_nodes(rt, bundle):
     assert "ok" in out
     mps = [line.split()[4] for line in out.splitlines() if " - " in line]
     assert "/dev/null" in mps and "/dev/fuse" in mps
+
+
+def test_a_bound_host_node_is_not_chowned(rt, bundle):
+    """A config that binds the host's /dev/null over the container's must
+    not make the runtime chmod/chown the host's node."""
+    before = os.stat("/dev/null")
+    add_mount(bundle, "/dev/null", "bind", "/dev/null", ["bind"])
+    run_ok(rt, bundle, "echo x > /dev/null")
+    after = os.stat("/dev/null")
+    assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid, before.st_mode)
