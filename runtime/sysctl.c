@@ -1,7 +1,9 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -94,17 +96,22 @@ int sysctl_apply(const struct spec_config *cfg, struct keel_error **err)
         return 0;
     if (sysctl_validate(cfg, err) < 0)
         return -1;
+    /* Only the container's procfs: never files an image ships at /proc/sys. */
+    cleanup_close int dir = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct statfs sfs;
+    if (dir < 0 || fstatfs(dir, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+        return error_set(err, dir < 0 ? errno : ENOENT,
+                         "linux.sysctl: /proc/sys is not a procfs in the container");
     const struct spec_kv_list *l = &cfg->linux->sysctl;
     for (size_t i = 0; i < l->n; i++) {
         cleanup_free char *rel = sysctl_key_path(l->items[i].key);
-        cleanup_free char *path = xasprintf("/proc/sys/%s", rel);
-        cleanup_close int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_close int fd = openat(dir, rel, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
         const char *v = l->items[i].value ? l->items[i].value : "";
         if (fd < 0)
-            return error_set(err, errno, "linux.sysctl: opening `%s`", path);
+            return error_set(err, errno, "linux.sysctl: opening `/proc/sys/%s`", rel);
         int rc = fd_write_all(fd, v, strlen(v));
         if (rc < 0)
-            return error_set(err, -rc, "linux.sysctl: writing \"%s\" to `%s`", v, path);
+            return error_set(err, -rc, "linux.sysctl: writing \"%s\" to `/proc/sys/%s`", v, rel);
     }
     return 0;
 }
