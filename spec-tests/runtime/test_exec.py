@@ -5,6 +5,7 @@ Also run against RUNTIME=/usr/sbin/runc."""
 import array
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -182,3 +183,66 @@ def test_exec_tty_console_socket(rt, container, tmp_path):
         out += chunk
     os.close(fd)
     assert b"/dev/pts/" in out and b"tty-ok" in out, out
+
+
+def test_exec_into_user_namespace(rt, tmp_path):
+    """The joiner enters the user namespace first (and cannot share keel's memory then)."""
+    import shutil
+    import tempfile
+    from helpers import make_bundle
+    from test_namespaces import userns_bundle
+    top = tempfile.mkdtemp(prefix="keel-exec-userns-")  # the mapped root must reach the rootfs
+    os.chmod(top, 0o711)
+    cid = "ex-u-" + uuid.uuid4().hex[:8]
+    try:
+        bundle = make_bundle(os.path.join(top, "bundle"))
+        userns_bundle(bundle)
+        bundle.config["process"]["args"] = ["sleep", "1000"]
+        bundle.config["linux"]["cgroupsPath"] = unique_path()
+        bundle.write()
+        rc, err = create(rt, bundle, cid, tmp_path)
+        assert rc == 0, err
+        assert rt.run("start", cid).returncode == 0
+        r = rt.run("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.split("\n")
+        assert lines[0] == "0"
+        assert lines[1].split() == ["0", "100000", "65536"]
+        init = state_pid(rt, cid)
+        assert os.readlink("/proc/%d/ns/user" % init) != os.readlink("/proc/self/ns/user")
+    finally:
+        rt.run("delete", "--force", cid)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_exec_foreground_forwards_signals(rt, container):
+    cid = container()
+    p = subprocess.Popen(rt.cmd("exec", cid, "sh", "-c", "trap 'echo got-term; exit 3' TERM; echo ready; "
+                                "while :; do sleep 0.1; done"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert "got-term" in out, err
+    assert p.returncode == 3
+
+
+def test_exec_preserve_fds(rt, container, tmp_path):
+    cid = container()
+    data = tmp_path / "extra.txt"
+    data.write_text("passed-fd\n")
+    fd = os.open(str(data), os.O_RDONLY)
+    try:
+        if fd != 3:
+            os.dup2(fd, 3, inheritable=True)
+        r = rt.run("exec", "--preserve-fds", "1", cid, "cat", "/proc/self/fd/3", pass_fds=(3,))
+    finally:
+        os.close(fd)
+        if fd != 3:
+            os.close(3)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "passed-fd"
