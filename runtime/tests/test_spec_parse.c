@@ -1,10 +1,12 @@
 /* The parser reads every runtime-spec 1.2 field into the model: the real
  * configs of the seed corpus and a config that sets every field. */
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "error.h"
@@ -368,6 +370,24 @@ static void test_nulls(void)
     }
 }
 
+/* spec_load_bundle reads BUNDLE/config.json; a missing file names its path. */
+static void test_load_bundle(void)
+{
+    char dir[] = "/tmp/keel-test-spec-XXXXXX";
+    CHECK(&c, mkdtemp(dir) != NULL);
+    cleanup_free char *path = xasprintf("%s/config.json", dir);
+    cleanup_spec_config struct spec_config *cfg = NULL;
+    cleanup_error struct keel_error *err = NULL;
+    CHECK(&c, spec_load_bundle(dir, &cfg, &err) < 0);
+    CHECK(&c, err && strstr(err->msg, path) != NULL && err->errnum == ENOENT);
+    static const char doc[] = "{\"ociVersion\":\"1.0.0\",\"root\":{\"path\":\"r\"}}";
+    CHECK(&c, file_write_atomic(path, doc, strlen(doc), 0644, &err) == 0);
+    CHECK(&c, spec_load_bundle(dir, &cfg, &err) == 0);
+    CHECK(&c, cfg && strcmp(cfg->root.path, "r") == 0);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* Duplicate keys: the last wins, as in Go's encoding/json, so keel reads a
  * config the way the engine that wrote it does. */
 static void test_duplicates(void)
@@ -417,6 +437,7 @@ int main(void)
     test_resources_json();
     test_nulls();
     test_duplicates();
+    test_load_bundle();
     test_names();
     return unit_finish(&c);
 }
