@@ -247,7 +247,6 @@ static int writer_rehash(struct store_writer *w, struct keel_error **err)
     return 0;
 }
 
-/* Returns 1 (and *out NULL) when the blob is in the store already. */
 int store_writer_open(struct store *s, const char *digest, int64_t expected_size, bool resume,
                       struct store_writer **out, int64_t *offset, struct keel_error **err)
 {
@@ -262,10 +261,14 @@ int store_writer_open(struct store *s, const char *digest, int64_t expected_size
     cleanup_close int fd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return error_set(err, errno, "opening `%s`", tmp);
-    /* Another hoist downloading the same blob holds this lock: wait for it,
-     * then see whether it finished the job. */
-    if (flock(fd, LOCK_EX) < 0)
+    /* Another hoist downloading the same blob holds this lock. Waiting here
+     * could deadlock two pulls that each hold a blob the other wants, so
+     * the caller is told to come back later. */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            return 2;
         return error_set(err, errno, "locking `%s`", tmp);
+    }
     if (store_has_blob(s, digest))
         return 1;
     struct stat st;

@@ -54,7 +54,8 @@ int store_write_blob(struct store *s, const char *digest, const void *data, size
 struct store_writer;
 /* Opens (or reopens, for resume=true) the temp file for digest. Returns 1
  * (and *out NULL) when the blob is in the store already (maybe put there by
- * another hoist meanwhile).
+ * another hoist meanwhile), 2 (and *out NULL) when another hoist is
+ * writing it right now (try again later; never blocks).
  * *offset receives how many bytes it already holds (0 unless resuming);
  * the bytes already there are hashed again so verification covers them. */
 int store_writer_open(struct store *s, const char *digest, int64_t expected_size, bool resume,

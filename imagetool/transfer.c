@@ -100,6 +100,12 @@ static int job_start(struct transfer *t, CURLM *multi, struct job *j, struct kee
         int r = store_writer_open(t->s, j->d->digest, j->d->size, true, &j->w, &offset, err);
         if (r < 0)
             return -1;
+        if (r == 2) {
+            /* Another hoist is fetching it: look again shortly (not an attempt). */
+            j->state = JOB_WAITING;
+            j->not_before = now_s() + 0.1;
+            return 0;
+        }
         if (r == 1) {
             j->state = JOB_DONE;
             if (t->progress && t->progress->done)

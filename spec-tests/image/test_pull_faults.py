@@ -300,3 +300,26 @@ def test_index_second_pull_uses_stored_manifests(hoist_path, fault, tmp_path):
         assert "Copying blob" not in r.stderr
     finally:
         srv.stop()
+
+
+def test_two_pulls_sharing_a_blob_fetch_it_once(hoist_path, tmp_path):
+    lay = R.Layout(tmp_path / "shared")
+    shared = [("shared", os.urandom(BIG))]
+    a = lay.image([shared, [("a", b"a\n")]], compression="none")
+    b = lay.image([[("b", os.urandom(BIG // 2))], shared], compression="none")
+    lay.tag(a, "a")
+    lay.tag(b, "b")
+    with open(os.path.join(lay.path, "blobs", "sha256", a["digest"][7:])) as f:
+        big = json.load(f)["layers"][0]["digest"]
+    srv = R.FaultRegistry(tmp_path / "srv", lay.path, slow={big: BIG}).start()
+    try:
+        store = tmp_path / "store"
+        procs = [subprocess.Popen([hoist_path, "--store", str(store), "pull", "-q", srv.host + "/test/img:" + t],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for t in ("a", "b")]
+        for p in procs:
+            out, errs = p.communicate(timeout=60)
+            assert p.returncode == 0, errs
+        assert len(blob_gets(srv, big)) == 1
+        assert check_store_consistent(store) == 2
+    finally:
+        srv.stop()
