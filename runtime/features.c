@@ -8,6 +8,7 @@
 #include "config.h"
 #include "keel_features.h"
 #include "mount_options.h"
+#include "seccomp.h"
 #include "json.h"
 #include "spec.h"
 
@@ -49,14 +50,16 @@ static const char *const features_seccomp_archs[] = {
     "SCMP_ARCH_PARISC",  "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64",     NULL,
 };
 
-/* security: flags the loader passes to seccomp(2).  WAIT_KILLABLE_RECV is
- * known (parsed) but needs Linux 5.19; it is listed as supported only once
- * the loader probes for it. */
-static const char *const features_seccomp_supported_flags[] = {
-    "SECCOMP_FILTER_FLAG_TSYNC",
-    "SECCOMP_FILTER_FLAG_LOG",
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-    NULL,
+/* security: the flags the loader passes to seccomp(2), and whether this
+ * kernel takes each (runc asks the kernel too; seccomp_load.c probes). */
+static const struct {
+    const char *name;
+    unsigned value;
+} features_seccomp_flags[] = {
+    {"SECCOMP_FILTER_FLAG_TSYNC", 1u << 0},
+    {"SECCOMP_FILTER_FLAG_LOG", 1u << 1},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", 1u << 2},
+    {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1u << 5},
 };
 
 /* On/off switches, each owned by the area named.  (linux.netDevices has a
@@ -110,7 +113,12 @@ static void gen_seccomp(yajl_gen g)
     gen_strv(g, "operators", spec_seccomp_operators);
     gen_strv(g, "archs", features_seccomp_archs);
     gen_strv(g, "knownFlags", spec_seccomp_flags);
-    gen_strv(g, "supportedFlags", features_seccomp_supported_flags);
+    json_gen_key(g, "supportedFlags");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < sizeof(features_seccomp_flags) / sizeof(features_seccomp_flags[0]); i++)
+        if (seccomp_kernel_supports_flag(features_seccomp_flags[i].value))
+            json_gen_string(g, features_seccomp_flags[i].name);
+    yajl_gen_array_close(g);
     yajl_gen_map_close(g);
 }
 
