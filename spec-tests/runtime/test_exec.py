@@ -235,14 +235,9 @@ def test_exec_preserve_fds(rt, container, tmp_path):
     cid = container()
     data = tmp_path / "extra.txt"
     data.write_text("passed-fd\n")
-    fd = os.open(str(data), os.O_RDONLY)
-    try:
-        if fd != 3:
-            os.dup2(fd, 3, inheritable=True)
-        r = rt.run("exec", "--preserve-fds", "1", cid, "cat", "/proc/self/fd/3", pass_fds=(3,))
-    finally:
-        os.close(fd)
-        if fd != 3:
-            os.close(3)
+    # a shell gives the runtime fd 3 (pytest's own low fds stay untouched)
+    argv = ["sh", "-c", 'exec 3<"$0"; exec "$@"', str(data)] + rt.cmd("exec", "--preserve-fds", "1", cid, "cat",
+                                                                     "/proc/self/fd/3")
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "passed-fd"
