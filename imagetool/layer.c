@@ -69,6 +69,11 @@ bool layer_seen_under(const struct layer_ctx *ctx, const char *path)
     return layer_pathset_has(&ctx->seen, path) || layer_pathset_has(&ctx->ancestors, path);
 }
 
+static void layer_dirs_noted(void *arg, int fd, const char *prefix)
+{
+    layer_entry_note_dir(arg, fd, prefix);
+}
+
 static la_ssize_t layer_tar_read(struct archive *a, void *data, const void **buf)
 {
     struct layer_stream *s = data;
@@ -83,9 +88,13 @@ static void layer_ctx_release(struct layer_ctx *ctx)
     layer_dirs_release(&ctx->dirs);
     layer_pathset_release(&ctx->seen);
     layer_pathset_release(&ctx->ancestors);
+    layer_pathset_release(&ctx->old_seen);
     for (size_t i = 0; i < ctx->n_dir_times; i++)
         free(ctx->dir_times[i].path);
     free(ctx->dir_times);
+    for (size_t i = 0; i < ctx->n_old_times; i++)
+        free(ctx->old_times[i].path);
+    free(ctx->old_times);
 }
 
 static const char *entry_name(struct archive_entry *e)
@@ -183,6 +192,9 @@ int layer_apply(int rootfd, int blobfd, const struct layer_apply_opts *opts, str
     layer_dirs_init(&ctx.dirs, rootfd);
     if (opts->overlay)
         layer_overlay_init(&ctx);
+    ctx.dirs.on_open = layer_dirs_noted;
+    ctx.dirs.on_open_arg = &ctx;
+    layer_entry_note_dir(&ctx, rootfd, "");
     struct layer_stream *s = NULL;
     int rc = layer_stream_open(blobfd, opts->compression, &s, err);
     if (rc == 0) {

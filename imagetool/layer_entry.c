@@ -343,30 +343,72 @@ int layer_entry_apply(struct layer_ctx *ctx, struct archive *a, struct archive_e
     }
 }
 
+void layer_entry_note_dir(struct layer_ctx *ctx, int fd, const char *path)
+{
+    if (layer_pathset_has(&ctx->seen, path) || !layer_pathset_add(&ctx->old_seen, path))
+        return;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return;
+    if (ctx->n_old_times == ctx->cap_old_times) {
+        ctx->cap_old_times = ctx->cap_old_times ? ctx->cap_old_times * 2 : 64;
+        ctx->old_times = xrealloc(ctx->old_times, ctx->cap_old_times * sizeof(*ctx->old_times));
+    }
+    struct layer_dir_times *t = &ctx->old_times[ctx->n_old_times++];
+    t->path = xstrdup(path);
+    t->mode = 0;
+    t->times[0] = st.st_atim;
+    t->times[1] = st.st_mtim;
+}
+
+/* Open directory path (clean, "" = root) for setting attributes, or -1
+ * with errno ENOENT when it is gone or no longer a directory. */
+static int entry_open_dir(struct layer_ctx *ctx, char *path, struct keel_error **err)
+{
+    if (path[0] == '\0')
+        return openat(ctx->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *slash = strrchr(path, '/');
+    if (slash)
+        *slash = '\0';
+    bool missing;
+    int parent = layer_dirs_get(&ctx->dirs, slash ? path : "", false, &missing, err);
+    if (slash)
+        *slash = '/';
+    if (parent < 0) {
+        if (!missing)
+            return -2;
+        errno = ENOENT;
+        return -1;
+    }
+    int fd = openat(parent, slash ? slash + 1 : path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+        errno = ENOENT; /* replaced later in this layer */
+    return fd;
+}
+
 int layer_entry_finish_dirs(struct layer_ctx *ctx, struct keel_error **err)
 {
+    /* Lower directories first: setting times changes no parent's mtime,
+     * and a directory that is also an entry of this layer gets the entry's. */
+    for (size_t i = ctx->n_old_times; i-- > 0;) {
+        struct layer_dir_times *t = &ctx->old_times[i];
+        if (layer_pathset_has(&ctx->seen, t->path))
+            continue;
+        cleanup_close int fd = entry_open_dir(ctx, t->path, err);
+        if (fd == -2)
+            return error_prefix(err, "entry `%s`", t->path);
+        if (fd < 0 && errno == ENOENT)
+            continue;
+        if (fd < 0 || futimens(fd, t->times) < 0)
+            return error_set(err, errno, "restoring the times of `%s`", t->path);
+    }
     for (size_t i = ctx->n_dir_times; i-- > 0;) {
         struct layer_dir_times *t = &ctx->dir_times[i];
-        cleanup_close int fd = -1;
-        char *slash = strrchr(t->path, '/');
-        if (t->path[0] == '\0') {
-            fd = openat(ctx->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        } else {
-            if (slash)
-                *slash = '\0';
-            bool missing;
-            int parent = layer_dirs_get(&ctx->dirs, slash ? t->path : "", false, &missing, err);
-            if (slash)
-                *slash = '/';
-            if (parent < 0) {
-                if (missing)
-                    continue;
-                return error_prefix(err, "entry `%s`", t->path);
-            }
-            fd = openat(parent, slash ? slash + 1 : t->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
-                continue; /* replaced later in this layer */
-        }
+        cleanup_close int fd = entry_open_dir(ctx, t->path, err);
+        if (fd == -2)
+            return error_prefix(err, "entry `%s`", t->path);
+        if (fd < 0 && errno == ENOENT)
+            continue;
         if (fd < 0)
             return error_set(err, errno, "entry `%s`: opening the directory", t->path);
         if (fchmod(fd, layer_owner_dir_mode(ctx->opts->owner, t->mode)) < 0)

@@ -38,6 +38,10 @@ struct layer_dirs {
      * mkdirat 0755 (overlay mode copies the lower layers' attributes). */
     int (*make_dir)(void *arg, int parent, const char *comp, const char *prefix, struct keel_error **err);
     void *make_dir_arg;
+    /* Called with each directory the walk opens (before anything is made
+     * in it): the applier records its times to restore them. */
+    void (*on_open)(void *arg, int fd, const char *prefix);
+    void *on_open_arg;
 };
 void layer_dirs_init(struct layer_dirs *d, int rootfd);
 void layer_dirs_release(struct layer_dirs *d);
@@ -65,13 +69,20 @@ struct layer_ctx {
     struct layer_pathset ancestors;    /* their parent directories */
     struct layer_dir_times *dir_times; /* directory modes and times, set at the end */
     size_t n_dir_times, cap_dir_times;
+    /* Times of lower layers' directories this layer may change, restored at the end. */
+    struct layer_dir_times *old_times;
+    size_t n_old_times, cap_old_times;
+    struct layer_pathset old_seen;
     uint64_t bytes, entries;
 };
 
 /* Create one (non-whiteout) entry as name in dirfd. */
 int layer_entry_apply(struct layer_ctx *ctx, struct archive *a, struct archive_entry *e, const char *path,
                       int dirfd, const char *name, struct keel_error **err);
-/* Apply the modes and times of this layer's directories (children first). */
+/* Record the times of directory fd (path) before this layer changes it. */
+void layer_entry_note_dir(struct layer_ctx *ctx, int fd, const char *path);
+/* Apply the modes and times of this layer's directories (children first),
+ * and give the lower layers' directories it changed their times back. */
 int layer_entry_finish_dirs(struct layer_ctx *ctx, struct keel_error **err);
 /* Remove name in dirfd, whatever it is (absent is fine). */
 int layer_remove_at(int dirfd, const char *name, struct keel_error **err);

@@ -216,6 +216,11 @@ int layer_dirs_get(struct layer_dirs *d, const char *dir, bool create, bool *mis
             d->fds = xrealloc(d->fds, d->cap * sizeof(int));
             d->ends = xrealloc(d->ends, d->cap * sizeof(size_t));
         }
+        if (d->on_open) {
+            char *prefix = xstrndup(dir, end);
+            d->on_open(d->on_open_arg, fd, prefix);
+            free(prefix);
+        }
         d->fds[d->depth] = fd;
         d->ends[d->depth] = end;
         d->depth++;

@@ -343,3 +343,16 @@ def test_rootless_as_unprivileged_user(hoist_path, tmp_path):
         assert c["linux"]["uidMappings"] == [{"containerID": 0, "hostID": 65534, "size": 1}]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_lower_directory_times_survive_later_layers(unpacker):
+    u = unpacker
+    ref = u.image([[L.dir("a", mtime=1500000000), L.dir("a/b", mtime=1500000001), L.file("a/b/x", "x"),
+                    L.dir("w", mtime=1500000002), L.file("w/gone", "g")],
+                   [L.file("a/b/new", "n"), L.file("a/c/deep/new", "n"), L.whiteout("w/gone")]])
+    r = u.unpack(ref)
+    assert r.returncode == 0, r.stderr
+    root = u.rootfs()
+    assert os.lstat(os.path.join(root, "a")).st_mtime == 1500000000
+    assert os.lstat(os.path.join(root, "a/b")).st_mtime == 1500000001
+    assert os.lstat(os.path.join(root, "w")).st_mtime == 1500000002

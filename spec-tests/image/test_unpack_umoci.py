@@ -4,6 +4,7 @@ link targets, device numbers, hardlink groups, xattrs or content."""
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -71,3 +72,12 @@ def test_same_rootfs_as_umoci(unpacker, name, compression):
     diffs = {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
     assert diffs == {}
     assert mine_links == their_links
+    # mtimes too, except directories the image only implies (both tools give them the current time)
+    recent = time.time() - 3600
+    mt = {}
+    for rel in mine:
+        a = os.lstat(os.path.join(u.rootfs(), rel)).st_mtime
+        b = os.lstat(os.path.join(ubundle, "rootfs", rel)).st_mtime
+        if a != b and not (a > recent and b > recent):
+            mt[rel] = (a, b)
+    assert mt == {}
