@@ -5,6 +5,7 @@ the runtime-spec defines), and ociVersionMax agreeing with `--version`.
 Keel-only (skipped for other runtimes): the exact claims keel makes.
 """
 import json
+import os
 import re
 
 import pytest
@@ -104,3 +105,27 @@ def test_features_rejects_arguments(rt):
     assert '"ociVersionMax"' not in r.stdout
     if is_keel(rt):
         assert "extra" in r.stderr
+
+
+def test_claimed_namespaces_work(rt, features, bundle):
+    """Every namespace features claims, a container really gets."""
+    if rt.run("run", "--help").returncode != 0:
+        pytest.skip("the runtime has no `run` command yet")
+    base = [ns["type"] for ns in bundle.config["linux"]["namespaces"]]
+    for i, ns in enumerate(features["linux"]["namespaces"]):
+        cfg = bundle.config
+        types = base if ns in base else base + [ns]
+        cfg["linux"]["namespaces"] = [{"type": t} for t in types]
+        cfg["linux"].pop("uidMappings", None)
+        cfg["linux"].pop("gidMappings", None)
+        if ns == "user":
+            # Identity maps: the bundle under pytest's 0700 tmp stays reachable.
+            cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+            cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+        # The container's namespace differs from ours: compare the links.
+        link = {"network": "net", "mount": "mnt"}.get(ns, ns)
+        cfg["process"]["args"] = ["readlink", "/proc/self/ns/" + link]
+        bundle.write()
+        r = rt.run("run", "--bundle", bundle.path, "featns%d-%d" % (i, os.getpid()), timeout=60)
+        assert r.returncode == 0, "%s: %s" % (ns, r.stderr)
+        assert r.stdout.strip() != os.readlink("/proc/self/ns/" + link), ns
