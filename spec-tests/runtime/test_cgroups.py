@@ -303,6 +303,10 @@ def expect_refusal(rt, bundle, tmp_path, resources, words):
     for w in words:
         assert w in err, err
     assert cid not in rt.list_ids()  # nothing half-made left
+    path = bundle.config["linux"]["cgroupsPath"]
+    left = [os.path.join(m, path.lstrip("/")) for m, _t, _c in cgroup_mounts()
+            if os.path.exists(os.path.join(m, path.lstrip("/")))]
+    assert not left, "cgroups left after a refused create: %s" % left
 
 
 def test_net_cls_refused_when_missing(rt, bundle, tmp_path):
