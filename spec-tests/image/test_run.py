@@ -114,3 +114,28 @@ def test_run_with_a_terminal(runner):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, out
     assert b"TTY-OK" in out
+
+
+def test_signals_to_hoist_reach_the_container(runner):
+    """SIGTERM sent to hoist reaches the container's process (which, as
+    PID 1, only reacts to signals it handles: hence the trap)."""
+    import signal
+    import time
+    u = runner.u
+    root = str(u.tmp / "keel-root")
+    p = subprocess.Popen([u.hoist, "--store", u.store, "run", "--rm", "--name", "sigtest", "--runtime", keel_path(),
+                          "--runtime-root", root, runner.ref, "sh", "-c",
+                          "trap 'exit 3' TERM; echo ready; while :; do sleep 0.1; done"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        t = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=20)
+        assert time.monotonic() - t < 10
+        assert p.returncode == 3, p.stderr.read()
+        assert os.listdir(os.path.join(u.store, "bundles")) == []
+    finally:
+        if p.poll() is None:
+            subprocess.run([keel_path(), "--root", root, "kill", "sigtest", "KILL"], capture_output=True)
+            p.wait(timeout=20)
