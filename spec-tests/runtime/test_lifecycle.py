@@ -205,13 +205,26 @@ def test_annotations_in_state(rt, bundle):
     assert st["annotations"] == {"org.example.a": "1", "b": "two"}
 
 
+def cgroups_named(name):
+    found = []
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        found += [os.path.join(top, d) for d in dirs if d == name]
+    return found
+
+
 def test_error_from_init_reaches_user_and_nothing_is_left(rt, bundle):
     bundle.set_args("/no/such/program")
-    r = run_files(rt, "create", "--bundle", bundle.path, "bad")
+    cid = "bad-%d" % os.getpid()
+    r = run_files(rt, "create", "--bundle", bundle.path, cid)
     assert r.returncode != 0
     assert "/no/such/program" in r.stderr
     assert rt.list_ids() == []
-    assert not os.path.exists(os.path.join(rt.root, "bad"))
+    assert not os.path.exists(os.path.join(rt.root, cid))
+    assert cgroups_named(cid) == []
+    # and the same container id works once the cause is fixed
+    bundle.set_args("true")
+    run_files(rt, "create", "--bundle", bundle.path, cid, check=True)
+    assert cgroups_named(cid) != []
 
 
 def test_mount_error_names_step_path_and_errno(rt, bundle):
