@@ -118,12 +118,14 @@ void layer_owner_release(struct layer_owner *o)
 
 size_t layer_owner_rootless_encode(uint32_t uid, uint32_t gid, unsigned char out[static 12])
 {
+    if (uid == 0 && gid == 0)
+        return 0; /* the default owner: no xattr */
+    /* As umoci writes it: an id that stays the default (0) is NoopID
+     * (UINT32_MAX, "unchanged") rather than left out. */
+    uint32_t vals[2] = {uid ? uid : UINT32_MAX, gid ? gid : UINT32_MAX};
     size_t n = 0;
-    uint32_t vals[2] = {uid, gid};
     for (int field = 0; field < 2; field++) {
         uint32_t v = vals[field];
-        if (v == 0)
-            continue;                                 /* proto3 leaves out zero values */
         out[n++] = (unsigned char)((field + 1) << 3); /* field number, wire type varint */
         while (v >= 0x80) {
             out[n++] = (unsigned char)(v | 0x80);

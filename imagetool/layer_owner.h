@@ -3,8 +3,9 @@
  * privileged: chown every entry to its uid/gid (through --uid-map/--gid-map
  *   when given; an id outside the maps is an error); devices are created.
  * rootless: the files stay the caller's; an owner the caller cannot give is
- *   recorded in the user.rootlesscontainers xattr (as umoci does: protobuf
- *   {uint32 uid = 1; uint32 gid = 2}, omitted for 0:0), devices are skipped
+ *   recorded in the user.rootlesscontainers xattr (byte for byte as umoci:
+ *   protobuf {uint32 uid = 1; uint32 gid = 2}, a 0 written as NoopID
+ *   UINT32_MAX, no xattr for 0:0), devices are skipped
  *   with a warning and xattrs the kernel refuses are warnings. */
 #ifndef KEEL_HOIST_LAYER_OWNER_H
 #define KEEL_HOIST_LAYER_OWNER_H
@@ -59,7 +60,8 @@ bool layer_owner_xattr_soft(const struct layer_owner *o, const char *name, int e
  * layer (or removing the bundle) could not write into a 0555 directory. */
 unsigned layer_owner_dir_mode(const struct layer_owner *o, unsigned mode);
 
-/* The user.rootlesscontainers value for uid/gid (0:0 gives length 0). */
+/* The user.rootlesscontainers value for uid/gid (0:0 gives length 0).
+ * Both fields take at most 6 bytes each. */
 size_t layer_owner_rootless_encode(uint32_t uid, uint32_t gid, unsigned char out[static 12]);
 
 #endif

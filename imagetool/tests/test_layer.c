@@ -88,10 +88,12 @@ static void test_rootless_encoding(struct unit_counts *c)
 {
     unsigned char b[12];
     CHECK(c, layer_owner_rootless_encode(0, 0, b) == 0);
-    CHECK(c, layer_owner_rootless_encode(1000, 0, b) == 3 && memcmp(b, "\x08\xe8\x07", 3) == 0);
-    CHECK(c, layer_owner_rootless_encode(0, 5, b) == 2 && memcmp(b, "\x10\x05", 2) == 0);
-    size_t n = layer_owner_rootless_encode(UINT32_MAX - 1, 1, b);
-    CHECK(c, n == 8 && b[0] == 0x08 && b[5] == 0x0f && b[6] == 0x10 && b[7] == 0x01);
+    CHECK(c, layer_owner_rootless_encode(1000, 0, b) == 9 &&
+                 memcmp(b, "\x08\xe8\x07\x10\xff\xff\xff\xff\x0f", 9) == 0);
+    CHECK(c,
+          layer_owner_rootless_encode(0, 7, b) == 8 && memcmp(b, "\x08\xff\xff\xff\xff\x0f\x10\x07", 8) == 0);
+    CHECK(c, layer_owner_rootless_encode(3, 4, b) == 4 && memcmp(b, "\x08\x03\x10\x04", 4) == 0);
+    CHECK(c, layer_owner_rootless_encode(UINT32_MAX - 1, UINT32_MAX - 1, b) == 12);
 }
 
 static void test_media_types(struct unit_counts *c)

@@ -249,7 +249,7 @@ def test_rootless_records_owners(unpacker):
         os.getxattr(os.path.join(root, "root-owned"), "user.rootlesscontainers")
     # protobuf: field 1 (uid) varint 1000, field 2 (gid) varint 1001
     assert os.getxattr(os.path.join(root, "user-owned"), "user.rootlesscontainers") == b"\x08\xe8\x07\x10\xe9\x07"
-    assert os.getxattr(os.path.join(root, "g-only"), "user.rootlesscontainers") == b"\x10\x05"
+    assert os.getxattr(os.path.join(root, "g-only"), "user.rootlesscontainers") == b"\x08\xff\xff\xff\xff\x0f\x10\x05"
     assert os.lstat(os.path.join(root, "user-owned")).st_uid == os.geteuid()
     c = json.load(open(os.path.join(u.bundle, "config.json")))
     assert "user" in [n["type"] for n in c["linux"]["namespaces"]]
