@@ -53,6 +53,11 @@ static int v2_enable_controllers(const char *dir, struct keel_error **err)
     if (cgfs_read(dir, "cgroup.controllers", &avail, err) < 0 ||
         cgfs_read(dir, "cgroup.subtree_control", &enabled, err) < 0)
         return -1;
+    /* a threaded subtree (and its "domain threaded" root) takes only the
+     * threaded controllers (cpu, cpuset, pids, perf_event): skip the others */
+    cleanup_free char *type = NULL;
+    cleanup_error struct keel_error *no_type = NULL;
+    bool threaded = cgfs_read(dir, "cgroup.type", &type, &no_type) == 0 && strstr(type, "threaded");
     struct cgroup_hier have = {.controllers = enabled, .v2 = true};
     enabled[strcspn(enabled, "\n")] = '\0';
     char *save = NULL;
@@ -60,6 +65,13 @@ static int v2_enable_controllers(const char *dir, struct keel_error **err)
         if (cgroup_hier_has(&have, c))
             continue;
         cleanup_free char *v = xasprintf("+%s", c);
+        if (threaded) {
+            cleanup_error struct keel_error *e = NULL;
+            if (cgfs_write(dir, "cgroup.subtree_control", v, &e) == 0 || e->errnum == EOPNOTSUPP)
+                continue;
+            *err = steal_ptr(&e);
+            return error_prefix(err, "enabling the %s controller for the children of `%s`", c, dir);
+        }
         if (cgfs_write(dir, "cgroup.subtree_control", v, err) < 0) {
             cleanup_free char *procs = NULL;
             cleanup_error struct keel_error *ignored = NULL;
@@ -106,14 +118,19 @@ static int hier_create(const struct cgroup_hier *h, bool strict, struct keel_err
             break;
     }
     if (h->v2) {
+        /* Below a threaded cgroup a new child is "domain invalid": it can
+         * hold no process until it joins the threaded subtree.  Make it
+         * threaded (only threaded controllers apply there: cpu, cpuset, pids;
+         * a memory limit then fails naming its file). */
         cleanup_free char *type = NULL;
         cleanup_error struct keel_error *ignored = NULL;
         if (cgfs_read(h->dir, "cgroup.type", &type, &ignored) == 0 &&
-            strncmp(type, "domain invalid", 14) == 0)
-            return error_set(
-                err, EINVAL,
-                "cgroup `%s` is \"domain invalid\" (its parent is threaded): a container needs a "
-                "domain or threaded cgroup",
+            strncmp(type, "domain invalid", 14) == 0 &&
+            cgfs_write(h->dir, "cgroup.type", "threaded", err) < 0)
+            return error_prefix(
+                err,
+                "cgroup `%s` is \"domain invalid\" (its parent is threaded) and cannot be made "
+                "threaded",
                 h->dir);
     }
     return 0;
@@ -250,8 +267,16 @@ static int fs_kill_all(struct cgroup_manager *m, int sig, struct keel_error **er
     struct cgroup_hier *main = cgroup_main_hier(m);
     if (!main || access(main->dir, F_OK) < 0)
         return 0;
-    if (sig == SIGKILL && main->v2 && cgfs_exists(main->dir, "cgroup.kill"))
-        return cgfs_write(main->dir, "cgroup.kill", "1", err);
+    if (sig == SIGKILL && main->v2 && cgfs_exists(main->dir, "cgroup.kill")) {
+        /* threaded cgroups refuse cgroup.kill: fall back to the list */
+        cleanup_error struct keel_error *e = NULL;
+        if (cgfs_write(main->dir, "cgroup.kill", "1", &e) == 0)
+            return 0;
+        if (e->errnum != EOPNOTSUPP) {
+            *err = steal_ptr(&e);
+            return -1;
+        }
+    }
 
     /* Freeze first so that no process forks behind our back while we signal
      * the list; a SIGKILLed process must be thawed to die. */

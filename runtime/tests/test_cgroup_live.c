@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -502,6 +503,49 @@ static void test_relative(void)
         CHECK(&c, access(m->hiers[i].dir, F_OK) < 0 && errno == ENOENT);
 }
 
+/* cgroup v2: a container path below a threaded cgroup becomes threaded. */
+static void test_threaded(void)
+{
+    if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0)
+        return; /* not a pure v2 host */
+    cleanup_free char *top = xasprintf("/sys/fs/cgroup/keeltest-thr-%d", (int)getpid());
+    cleanup_free char *mid = xasprintf("%s/t", top);
+    cleanup_error struct keel_error *err = NULL;
+    if (mkdir(top, 0755) < 0 || mkdir(mid, 0755) < 0 ||
+        cgfs_write(mid, "cgroup.type", "threaded", &err) < 0) {
+        CHECK(&c, false);
+        fprintf(stderr, "threaded setup: %s\n", err ? err->msg : strerror(errno));
+        rmdir(mid), rmdir(top);
+        return;
+    }
+    cleanup_free char *path = xasprintf("/keeltest-thr-%d/t/c", (int)getpid());
+    struct spec_linux lx = {.cgroups_path = path};
+    struct spec_config cfg = {.linux = &lx};
+    cleanup_cgroup_manager struct cgroup_manager *m = NULL;
+    CHECK(&c, cgroup_manager_new(&cfg, "thr", false, false, &m, &err) == 0);
+    pid_t p = spawn_sleeper();
+    int ret = m ? cgroup_enter(m, p, &err) : -1;
+    CHECK(&c, ret == 0);
+    if (ret < 0)
+        fprintf(stderr, "threaded enter: %s\n", error_msg(err));
+    if (m) {
+        cleanup_free char *type = NULL;
+        CHECK(&c, cgfs_read(m->hiers[0].dir, "cgroup.type", &type, &err) == 0 &&
+                      strncmp(type, "threaded", 8) == 0);
+        CHECK(&c, in_cgroup(p, path));
+        printf("  below a threaded cgroup: %s is %s", m->hiers[0].dir, type ? type : "?\n");
+    }
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    if (m) {
+        int r = cgroup_destroy(m, &err);
+        CHECK(&c, r == 0);
+        if (r < 0)
+            fprintf(stderr, "threaded destroy: %s\n", error_msg(err));
+    }
+    CHECK(&c, rmdir(mid) == 0 && rmdir(top) == 0);
+}
+
 /* Rootless without delegation: the none backend, and a limit is refused by name. */
 static void test_rootless_none(void)
 {
@@ -582,5 +626,6 @@ int main(void)
 
     test_relative();
     test_rootless_none();
+    test_threaded();
     return unit_finish(&c);
 }
