@@ -1,6 +1,6 @@
 /* config.json from an image config.  Everything conversion.md does not
- * decide is the secure default `runc spec` writes, so that a bundle made
- * here runs exactly like one made by hand with `keel spec`. */
+ * decide is the secure default `keel spec` (and `runc spec`) writes, so
+ * that a bundle made here runs exactly like one made by hand. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,16 +264,14 @@ static void gen_mounts(yajl_gen g, bool rootless)
     gen_mount(g, "/dev/shm", "tmpfs", "shm",
               (const char *const[]){"nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL});
     gen_mount(g, "/dev/mqueue", "mqueue", "mqueue", (const char *const[]){"nosuid", "noexec", "nodev", NULL});
-    if (rootless) {
-        /* sysfs cannot be mounted without owning the network namespace. */
+    if (rootless) /* sysfs cannot be mounted without owning the network namespace */
         gen_mount(g, "/sys", "none", "/sys",
                   (const char *const[]){"rbind", "nosuid", "noexec", "nodev", "ro", NULL});
-    } else {
+    else
         gen_mount(g, "/sys", "sysfs", "sysfs",
                   (const char *const[]){"nosuid", "noexec", "nodev", "ro", NULL});
-        gen_mount(g, "/sys/fs/cgroup", "cgroup", "cgroup",
-                  (const char *const[]){"nosuid", "noexec", "nodev", "relatime", "ro", NULL});
-    }
+    gen_mount(g, "/sys/fs/cgroup", "cgroup", "cgroup",
+              (const char *const[]){"nosuid", "noexec", "nodev", "relatime", "ro", NULL});
     yajl_gen_array_close(g);
 }
 
@@ -336,14 +334,14 @@ int convert_image_config(const struct image_config *ic, int rootfd, const struct
 
     yajl_gen g = json_gen_new(true);
     yajl_gen_map_open(g);
-    json_gen_kv_string(g, "ociVersion", "1.0.2");
+    json_gen_kv_string(g, "ociVersion", KEEL_OCI_VERSION);
     gen_process(g, o, args, env, cwd, &user);
     json_gen_key(g, "root");
     yajl_gen_map_open(g);
     json_gen_kv_string(g, "path", "rootfs");
     json_gen_kv_bool(g, "readonly", !o->writable_root);
     yajl_gen_map_close(g);
-    json_gen_kv_string(g, "hostname", "runc");
+    json_gen_kv_string(g, "hostname", "keel");
     gen_mounts(g, o->rootless);
     if (annotations.n) {
         json_gen_key(g, "annotations");

@@ -174,19 +174,31 @@ def test_config_json_conversion(unpacker):
     assert p["capabilities"]["bounding"] == ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
-def test_config_equals_runc_spec_defaults(unpacker):
-    """Fields the image does not decide are the ones `runc spec` writes."""
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "runtime"))
-    from helpers import DEFAULT_CONFIG
+def keel_spec(tmp, *args):
+    """`keel spec` of the keel built here, terminal off (as an image's config has it)."""
+    import subprocess
+    keel = os.environ.get("KEEL") or os.path.join(os.environ.get("KEEL_BUILDDIR", "."), "keel")
+    if not os.path.exists(keel):
+        pytest.skip("keel is not built")
+    d = str(tmp / ("spec%d" % len(args)))
+    os.makedirs(d)
+    subprocess.run([keel, "spec", *args], cwd=d, check=True)
+    c = json.load(open(os.path.join(d, "config.json")))
+    c["process"]["terminal"] = False
+    return c
+
+
+@pytest.mark.parametrize("rootless", [False, True])
+def test_config_equals_keel_spec_defaults(unpacker, rootless):
+    """Fields the image does not decide are the ones `keel spec` writes."""
     u = unpacker
     ref = u.image([BASE], config={"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
                                                          "/usr/bin:/sbin:/bin", "TERM=xterm"]})
-    r = u.unpack(ref)
+    r = u.unpack(ref, *(["--rootless"] if rootless else []))
     assert r.returncode == 0, r.stderr
     c = json.load(open(os.path.join(u.bundle, "config.json")))
     c.pop("annotations")
-    assert c == DEFAULT_CONFIG
+    assert c == keel_spec(u.tmp, *(["--rootless"] if rootless else []))
 
 
 @pytest.mark.parametrize("user,expect", [
