@@ -96,6 +96,8 @@ class ContainerdEnv:
     def ctr(self, *args, check=False, timeout=120, input=None, **kw):
         kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
+        if input is None:
+            kw.setdefault("stdin", subprocess.DEVNULL)  # CI runs with no stdin at all
         p = subprocess.run(self.ctr_cmd(*args), text=True, timeout=timeout, input=input, cwd=self.work, **kw)
         if check and p.returncode != 0:
             raise AssertionError("ctr %s failed (%d):\nstdout: %s\nstderr: %s"

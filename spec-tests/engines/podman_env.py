@@ -88,6 +88,8 @@ class PodmanEnv:
     def podman(self, *args, check=False, timeout=120, input=None, runtime_flag=True, **kw):
         kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
+        if input is None:
+            kw.setdefault("stdin", subprocess.DEVNULL)  # CI runs with no stdin at all
         # conmon writes an `oom` marker into its cwd after an OOM kill.
         p = subprocess.run(self.base_cmd(runtime_flag) + list(args), env=self.env, cwd=self.work, text=True,
                            timeout=timeout, input=input, **kw)
