@@ -46,6 +46,7 @@ struct cgroup_manager {
     struct cgroup_hier *hiers;
     size_t n_hiers;
     bool devices_applied; /* the first apply always installs device rules (deny by default) */
+    bool rootless;        /* no device rules: see cgroup_resources_misc.c */
 };
 
 extern const struct cgroup_ops cgroup_ops_fs_v1;

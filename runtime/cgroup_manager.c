@@ -98,6 +98,7 @@ int cgroup_manager_new(const struct spec_config *cfg, const char *container_id, 
         *out = manager_none();
         return 0;
     }
+    m->rootless = rootless && geteuid() != 0;
     *out = steal_ptr(&m);
     return 0;
 }
@@ -213,6 +214,8 @@ char *cgroup_manager_save(const struct cgroup_manager *m)
     if (m->path)
         json_gen_kv_string(g, "path", m->path);
     json_gen_kv_bool(g, "devicesApplied", m->devices_applied);
+    if (m->rootless)
+        json_gen_kv_bool(g, "rootless", true);
     json_gen_key(g, "hierarchies");
     yajl_gen_array_open(g);
     for (size_t i = 0; i < m->n_hiers; i++) {
@@ -247,6 +250,7 @@ int cgroup_manager_load(const char *saved, struct cgroup_manager **out, struct k
     yajl_val v = json_object_get(root, "path");
     if (v && json_get_string(v, "cgroup.path", &m->path, err) < 0)
         return error_prefix(err, "cgroup state");
+    m->rootless = YAJL_IS_TRUE(json_object_get(root, "rootless"));
     v = json_object_get(root, "devicesApplied");
     if (v && json_get_bool(v, "cgroup.devicesApplied", &m->devices_applied, err) < 0)
         return error_prefix(err, "cgroup state");

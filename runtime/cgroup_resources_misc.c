@@ -99,6 +99,14 @@ static int apply_devices(struct cgroup_manager *m, const struct spec_resources *
      * applies (update) change them only when asked. */
     if (m->devices_applied && r->n_devices == 0)
         return 0;
+    /* Rootless: the kernel lets only a privileged process attach a device
+     * program (v2) or write devices.allow (v1).  Device access is then what
+     * the user namespace allows: mknod is refused and opening a node needs
+     * the caller's own permissions on it.  runc and crun do the same. */
+    if (m->rootless) {
+        m->devices_applied = true;
+        return 0;
+    }
     cleanup_free struct cgroup_dev_rule *rules = NULL;
     size_t n = 0;
     if (cgroup_devices_rules(r->devices, r->n_devices, &rules, &n, err) < 0)

@@ -503,6 +503,75 @@ static void test_relative(void)
         CHECK(&c, access(m->hiers[i].dir, F_OK) < 0 && errno == ENOENT);
 }
 
+/* cgroup v2 delegated to an unprivileged user (as systemd does for user
+ * sessions): rootless keel uses the fs backend below it. */
+static void test_rootless_delegated(void)
+{
+    if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0)
+        return; /* delegation needs a pure v2 host */
+    cleanup_free char *top = xasprintf("/sys/fs/cgroup/keeltest-user-%d", (int)getpid());
+    cleanup_free char *session = xasprintf("%s/session", top);
+    const char *owned[] = {"", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"};
+    bool ok = mkdir(top, 0755) == 0 && mkdir(session, 0755) == 0;
+    for (size_t i = 0; ok && i < 4; i++) {
+        cleanup_free char *f = xasprintf("%s%s", top, owned[i]);
+        cleanup_free char *g = xasprintf("%s%s", session, owned[i]);
+        ok = chown(f, 65534, 65534) == 0 && chown(g, 65534, 65534) == 0;
+    }
+    CHECK(&c, ok);
+    int go[2];
+    if (!ok || pipe(go) < 0)
+        return;
+    pid_t p = fork();
+    if (p == 0) {
+        char b;
+        if (read(go[0], &b, 1) != 1 || setresgid(65534, 65534, 65534) < 0 ||
+            setresuid(65534, 65534, 65534) < 0)
+            _exit(2);
+        cleanup_free char *path = xasprintf("/keeltest-user-%d/ctr", (int)getppid());
+        struct spec_linux lx = {.cgroups_path = path};
+        struct spec_config cfg = {.linux = &lx};
+        struct cgroup_manager *m = NULL;
+        struct keel_error *err = NULL;
+        if (cgroup_manager_new(&cfg, "u", false, true, &m, &err) < 0 || m->ops != &cgroup_ops_fs_v2)
+            _exit(3);
+        pid_t s = fork();
+        if (s == 0) {
+            pause();
+            _exit(0);
+        }
+        struct spec_resources r = {.set = true, .pids_limit = {true, 9}};
+        int rc = 0;
+        if (cgroup_enter(m, s, &err) < 0 || cgroup_apply_resources(m, &r, &err) < 0)
+            rc = 4;
+        cleanup_free char *pm = NULL;
+        cleanup_error struct keel_error *e2 = NULL;
+        if (rc == 0 && (cgfs_read(m->hiers[0].dir, "pids.max", &pm, &e2) < 0 || strncmp(pm, "9", 1) != 0))
+            rc = 5;
+        if (rc)
+            fprintf(stderr, "rootless delegated: %s\n", err ? err->msg : "pids.max not 9");
+        kill(s, SIGKILL);
+        waitpid(s, NULL, 0);
+        if (cgroup_destroy(m, &err) < 0 && !rc)
+            rc = 6;
+        _exit(rc);
+    }
+    close(go[0]);
+    /* the user's processes live in the session leaf, as under systemd */
+    cleanup_error struct keel_error *err = NULL;
+    CHECK(&c, cgfs_writef(session, "cgroup.procs", &err, "%d", (int)p) == 0);
+    CHECK(&c, write(go[1], "x", 1) == 1);
+    close(go[1]);
+    int st;
+    waitpid(p, &st, 0);
+    CHECK(&c, WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st))
+        fprintf(stderr, "rootless delegated child: status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    else
+        printf("  rootless below a delegated cgroup: fs v2 backend, pids.max set, removed\n");
+    CHECK(&c, rmdir(session) == 0 && rmdir(top) == 0);
+}
+
 /* cgroup v2: a container path below a threaded cgroup becomes threaded. */
 static void test_threaded(void)
 {
@@ -627,5 +696,6 @@ int main(void)
     test_relative();
     test_rootless_none();
     test_threaded();
+    test_rootless_delegated();
     return unit_finish(&c);
 }
