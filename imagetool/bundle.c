@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bundle.h"
@@ -16,6 +17,7 @@
 #include "fileutil.h"
 #include "imageconfig.h"
 #include "layer.h"
+#include "log.h"
 #include "manifest.h"
 #include "store.h"
 #include "xalloc.h"
@@ -42,8 +44,18 @@ static int bundle_apply_layers(struct store *s, const struct oci_manifest *m, co
         cleanup_close int fd = -1;
         if (store_open_blob(s, d->digest, &fd, err) < 0)
             return error_prefix(err, "layer %s", d->digest);
+        struct layer_stats stats;
+        lo.stats = &stats;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (layer_apply(rootfd, fd, &lo, err) < 0)
             return -1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (o->log)
+            log_debug(o->log, "layer %zu/%zu %s: %llu entries, %llu bytes of tar, %.1f ms", i + 1,
+                      m->n_layers, d->digest, (unsigned long long)stats.entries,
+                      (unsigned long long)stats.tar_bytes,
+                      (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     }
     return 0;
 }

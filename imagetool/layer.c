@@ -201,6 +201,8 @@ int layer_apply(int rootfd, int blobfd, const struct layer_apply_opts *opts, str
         rc = layer_apply_stream(&ctx, s, err);
         if (rc == 0)
             rc = layer_stream_finish(s, opts->digest, opts->diff_id, opts->size, err);
+        if (rc == 0 && opts->stats)
+            *opts->stats = (struct layer_stats){ctx.entries, ctx.bytes, layer_stream_uncompressed_bytes(s)};
     }
     layer_stream_free(s);
     layer_ctx_release(&ctx);

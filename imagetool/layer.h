@@ -14,6 +14,7 @@
 struct keel_error;
 struct keel_log;
 struct layer_owner;
+struct layer_stats;
 
 enum layer_compression { LAYER_COMPRESSION_NONE, LAYER_COMPRESSION_GZIP, LAYER_COMPRESSION_ZSTD };
 
@@ -42,6 +43,13 @@ struct layer_apply_opts {
     const int *lower_fds;
     size_t n_lower;
     const struct keel_log *log; /* warnings (skipped devices...); may be NULL */
+    struct layer_stats *stats;  /* filled on success when not NULL */
+};
+
+struct layer_stats {
+    uint64_t entries;   /* tar entries, whiteouts included */
+    uint64_t bytes;     /* declared sizes of the entries */
+    uint64_t tar_bytes; /* the uncompressed stream */
 };
 
 /* Apply the layer read from blobfd (read to its end) onto the directory
