@@ -255,3 +255,20 @@ def test_token_auth_anonymous_and_wrong_password(hoist_path, token_reg, tmp_path
     r = hoist(hoist_path, tmp_path / "bad", "pull", ref, "--creds", "bob:nope", env=env)
     assert r.returncode != 0
     assert "getting a registry token" in r.stderr and "HTTP 401" in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="writing /etc/docker/certs.d needs root")
+def test_certs_d_directory(hoist_path, tls_reg, pki, tmp_path):
+    """/etc/docker/certs.d/HOST:PORT/ca.crt is trusted for that registry only."""
+    root = "/etc/docker/certs.d"
+    created = [p for p in ("/etc/docker", root) if not os.path.exists(p)]
+    d = os.path.join(root, tls_reg.host)
+    os.makedirs(d)
+    try:
+        shutil.copy(pki / "ca.crt", os.path.join(d, "ca.crt"))
+        r = hoist(hoist_path, tmp_path / "s", "pull", tls_reg.host + "/secure/img:v1", "--creds", "alice:s3cret")
+        assert r.returncode == 0, r.stderr
+    finally:
+        shutil.rmtree(d)
+        for p in reversed(created):
+            os.rmdir(p)
