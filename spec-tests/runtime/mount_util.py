@@ -1,6 +1,7 @@
 """Helpers for the rootfs/mount tests: run a container and look at what it
 sees (/proc/self/mountinfo, stat) from the inside."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -88,11 +89,8 @@ def runc_version(rt):
     if runtime_name(rt) != "runc":
         return None
     out = subprocess.run([rt.path, "--version"], stdout=subprocess.PIPE, text=True).stdout
-    for word in out.split():
-        parts = word.split("-")[0].split(".")
-        if len(parts) == 3 and all(p.isdigit() for p in parts):
-            return tuple(int(p) for p in parts)
-    return None
+    m = re.search(r"version (\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(x) for x in m.groups()) if m else None
 
 
 def skip_if_runc_older(rt, version, why):
