@@ -9,7 +9,9 @@ import pytest
 
 from lifecycle_util import is_runc, run_files
 
-MARK = "keel-stress-marker"
+# Unique per test run: other runs of this suite may share the host.
+PREFIX = "kstress-%d-" % os.getpid()
+MARK = "keel-stress-marker-%d" % os.getpid()
 
 
 def count_mounts(path):
@@ -25,7 +27,7 @@ def count_cgroups():
     may create and remove cgroups meanwhile: only ours are counted)."""
     n = 0
     for _, dirs, _ in os.walk("/sys/fs/cgroup"):
-        n += sum(1 for d in dirs if d.startswith("kstress-"))
+        n += sum(1 for d in dirs if d.startswith(PREFIX))
     return n
 
 
@@ -74,7 +76,7 @@ def test_sequential_cycles_leave_nothing(rt, bundle):
     bundle.set_args("sh", "-c", ": " + MARK)
     before = snapshot(rt, bundle)
     for i in range(500):
-        cycle(rt, bundle, "kstress-seq%d" % i, probe=(i == 0))
+        cycle(rt, bundle, PREFIX + "seq%d" % i, probe=(i == 0))
     assert settle(rt, bundle, before) == before
     assert marked_processes(rt.root) == []
 
@@ -83,7 +85,7 @@ def test_concurrent_cycles_leave_nothing(rt, bundle):
     bundle.set_args("sh", "-c", ": " + MARK)
     before = snapshot(rt, bundle)
     with concurrent.futures.ThreadPoolExecutor(max_workers=10) as ex:
-        list(ex.map(lambda i: cycle(rt, bundle, "kstress-con%d" % i), range(50)))
+        list(ex.map(lambda i: cycle(rt, bundle, PREFIX + "con%d" % i), range(50)))
     assert settle(rt, bundle, before) == before
     assert marked_processes(rt.root) == []
 
