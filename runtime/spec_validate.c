@@ -50,7 +50,8 @@ static int spec_validate_process_at(const struct spec_process *p, const char *wh
             return error_set(err, 0, "%srlimits[%zu]: soft limit %llu is above hard limit %llu", where, i,
                              (unsigned long long)p->rlimits[i].soft, (unsigned long long)p->rlimits[i].hard);
     const struct spec_scheduler *s = &p->scheduler;
-    if (s->set && strcmp(s->policy, "SCHED_DEADLINE") == 0 && (!s->runtime.set || !s->deadline.set))
+    if (s->set && s->policy && strcmp(s->policy, "SCHED_DEADLINE") == 0 &&
+        (!s->runtime.set || !s->deadline.set))
         return error_set(err, 0, "%sscheduler: SCHED_DEADLINE needs runtime and deadline", where);
     if (p->io_priority.set && (p->io_priority.priority < 0 || p->io_priority.priority > 7))
         return error_set(err, 0, "%sioPriority.priority: %lld is out of range (0 to 7)", where,
@@ -173,6 +174,9 @@ static int spec_validate_paths(char *const *v, const char *name, struct keel_err
 
 static int spec_validate_seccomp(const struct spec_seccomp *s, struct keel_error **err)
 {
+    /* Configs built in code (not parsed) may leave required names NULL. */
+    if (s->default_action == NULL)
+        return error_set(err, 0, CFG "linux.seccomp.defaultAction: missing required field");
     bool notify = strcmp(s->default_action, "SCMP_ACT_NOTIFY") == 0;
     if (notify)
         return error_set(err, 0,
@@ -182,6 +186,8 @@ static int spec_validate_seccomp(const struct spec_seccomp *s, struct keel_error
         if (c->names == NULL || c->names[0] == NULL)
             return error_set(err, 0, CFG "linux.seccomp.syscalls[%zu].names: must contain at least one name",
                              i);
+        if (c->action == NULL)
+            return error_set(err, 0, CFG "linux.seccomp.syscalls[%zu].action: missing required field", i);
         if (strcmp(c->action, "SCMP_ACT_NOTIFY") == 0)
             notify = true;
     }
@@ -227,7 +233,7 @@ int spec_validate_config(const struct spec_config *cfg, struct keel_error **err)
     for (size_t i = 0; i < cfg->n_mounts; i++)
         /* Relative destinations are deprecated but allowed (runtime-spec
          * 1.2, runc): they are taken relative to the container's "/". */
-        if (cfg->mounts[i].destination[0] == '\0')
+        if (cfg->mounts[i].destination == NULL || cfg->mounts[i].destination[0] == '\0')
             return error_set(err, 0, CFG "mounts[%zu].destination: must not be empty", i);
     if (cfg->process && spec_validate_process_at(cfg->process, CFG "process.", err) < 0)
         return -1;
@@ -236,8 +242,10 @@ int spec_validate_config(const struct spec_config *cfg, struct keel_error **err)
     if (cfg->linux) {
         if (spec_validate_linux(cfg, cfg->linux, err) < 0)
             return -1;
-    } else if ((cfg->hostname && cfg->hostname[0]) || (cfg->domainname && cfg->domainname[0])) {
+    } else if (cfg->hostname && cfg->hostname[0]) {
         return error_set(err, 0, CFG "hostname: setting the hostname needs a UTS namespace");
+    } else if (cfg->domainname && cfg->domainname[0]) {
+        return error_set(err, 0, CFG "domainname: setting the domainname needs a UTS namespace");
     }
     return spec_check_supported(cfg, err);
 }
