@@ -33,7 +33,9 @@ struct job {
     bool writing;       /* body goes to the writer (2xx) */
     int64_t offset;     /* bytes already there when this request started */
     int64_t progress_at;
-    double not_before; /* monotonic seconds: retry backoff */
+    int64_t resumed_from; /* bytes a partial file held when the writer was opened */
+    bool from_scratch;    /* a resumed download failed verification: start over once */
+    double not_before;    /* monotonic seconds: retry backoff */
     double t0;
     struct keel_error *werr; /* error raised inside the write callback */
 };
@@ -97,7 +99,7 @@ static int job_start(struct transfer *t, CURLM *multi, struct job *j, struct kee
 {
     if (j->w == NULL) {
         int64_t offset = 0;
-        int r = store_writer_open(t->s, j->d->digest, j->d->size, true, &j->w, &offset, err);
+        int r = store_writer_open(t->s, j->d->digest, j->d->size, !j->from_scratch, &j->w, &offset, err);
         if (r < 0)
             return -1;
         if (r == 2) {
@@ -112,6 +114,7 @@ static int job_start(struct transfer *t, CURLM *multi, struct job *j, struct kee
                 t->progress->done(t->progress->user, j->d, true, 0);
             return 0;
         }
+        j->resumed_from = offset;
         if (t->progress && t->progress->start && j->attempt == 0)
             t->progress->start(t->progress->user, j->d, offset);
         if (j->attempt == 0)
@@ -186,6 +189,17 @@ static int job_finish(struct transfer *t, struct job *j, CURLcode code, struct k
     if (code == CURLE_OK && (status == 200 || status == 206)) {
         int r = store_writer_commit(j->w, err);
         j->w = NULL;
+        if (r < 0 && j->resumed_from > 0 && !j->from_scratch) {
+            /* The partial file may hold bytes from a server that lied (the
+             * mismatch removed it): fetch the whole blob once more. */
+            if (c->opts.log)
+                log_debug(c->opts.log, "%s: resumed download failed verification (%s), starting over", what,
+                          error_msg(*err));
+            error_freep(err);
+            j->from_scratch = true;
+            j->state = JOB_PENDING;
+            return 0;
+        }
         if (r < 0)
             return -1;
         j->state = JOB_DONE;

@@ -323,3 +323,16 @@ def test_two_pulls_sharing_a_blob_fetch_it_once(hoist_path, tmp_path):
         assert check_store_consistent(store) == 2
     finally:
         srv.stop()
+
+
+def test_bad_partial_file_is_downloaded_again(hoist_path, fault, layout, tmp_path):
+    big = big_layer(layout)
+    srv = fault()
+    store = tmp_path / "store"
+    # A partial download left by a registry that sent wrong bytes.
+    (store / ".tmp").mkdir(parents=True)
+    (store / ".tmp" / ("sha256-%s.partial" % big["digest"][7:])).write_bytes(b"\0" * 1000)
+    pull(hoist_path, store, srv.host + "/test/img:v1", check=True)
+    gets = blob_gets(srv, big["digest"])
+    assert [g["range"] for g in gets] == ["bytes=1000-", None]
+    assert check_store_consistent(store) == 1
