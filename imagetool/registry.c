@@ -174,7 +174,10 @@ static int registry_ping(struct registry_client *c, struct keel_error **err)
     }
     if (r < 0) {
         http_response_free(&resp);
-        *err = steal_ptr(&https_err);
+        if (err) {
+            error_freep(err);
+            *err = steal_ptr(&https_err);
+        }
         return error_prefix(err, "connecting to registry %s", c->registry);
     }
     if (c->opts.log)

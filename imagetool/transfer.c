@@ -181,7 +181,10 @@ static int job_finish(struct transfer *t, struct job *j, CURLcode code, struct k
     cleanup_free char *what = xasprintf("blob %s/%s@%s", c->registry, c->repository, j->d->digest);
     if (j->werr) {
         /* Our own failure (disk, a bad Content-Range): not worth a retry. */
-        *err = steal_ptr(&j->werr);
+        if (err) {
+            error_freep(err);
+            *err = steal_ptr(&j->werr);
+        }
         store_writer_abort(j->w, true);
         j->w = NULL;
         return -1;
