@@ -50,6 +50,32 @@ class PodmanEnv:
 
     def _containers_conf(self, volumes):
         supports_json = sorted({"crun", "runc", "kata", "runsc", "youki", "krun", "keel", self.runtime_name})
+        runtime_block = "\n".join([
+            "[engine]",
+            'runtime = "%s"' % self.runtime_name,
+            "runtime_supports_json = %s" % _toml_list(supports_json),
+            "",
+            "[engine.runtimes]",
+            "%s = [%s]" % (self.runtime_name, json.dumps(self.runtime_path)),
+            "",
+        ])
+        self.volumes = volumes
+        return self.containers_conf_with(runtime_block)
+
+    def containers_conf_with(self, runtime_block):
+        """The tests' containers.conf around runtime_block, a TOML text whose
+        first table is [engine] (the runtime choice, as users write it)."""
+        assert runtime_block.startswith("[engine]\n")
+        engine = "\n".join([
+            "[engine]",
+            'cgroup_manager = "cgroupfs"',
+            'events_logger = "file"',
+            'events_logfile_path = "%s"' % self.events_log,
+            'tmp_dir = "%s"' % self.tmpdir,
+            'volume_path = "%s"' % self.volumes,
+            'conmon_path = ["/usr/bin/conmon"]',
+            "",
+        ])
         return "\n".join([
             "[containers]",
             # The host's hard limits are nofile 20000 and no CAP_SYS_RESOURCE:
@@ -64,19 +90,7 @@ class PodmanEnv:
             'default_network = "%s"' % NETWORK,
             'default_subnet = "%s"' % SUBNET,
             "",
-            "[engine]",
-            'cgroup_manager = "cgroupfs"',
-            'events_logger = "file"',
-            'events_logfile_path = "%s"' % self.events_log,
-            'tmp_dir = "%s"' % self.tmpdir,
-            'volume_path = "%s"' % volumes,
-            'runtime = "%s"' % self.runtime_name,
-            "runtime_supports_json = %s" % _toml_list(supports_json),
-            'conmon_path = ["/usr/bin/conmon"]',
-            "",
-            "[engine.runtimes]",
-            "%s = [%s]" % (self.runtime_name, json.dumps(self.runtime_path)),
-            "",
+            engine + runtime_block[len("[engine]\n"):],
         ])
 
     def base_cmd(self, runtime_flag=True):
@@ -91,7 +105,8 @@ class PodmanEnv:
         if input is None:
             kw.setdefault("stdin", subprocess.DEVNULL)  # CI runs with no stdin at all
         # conmon writes an `oom` marker into its cwd after an OOM kill.
-        p = subprocess.run(self.base_cmd(runtime_flag) + list(args), env=self.env, cwd=self.work, text=True,
+        kw.setdefault("env", self.env)
+        p = subprocess.run(self.base_cmd(runtime_flag) + list(args), cwd=self.work, text=True,
                            timeout=timeout, input=input, **kw)
         if check and p.returncode != 0:
             raise AssertionError("podman %s failed (%d):\nstdout: %s\nstderr: %s"

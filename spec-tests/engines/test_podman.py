@@ -518,3 +518,25 @@ def test_conf_runtime_entry_exec_and_error(podman, ctr):
     # runtime_supports_json lists the runtime: the error is podman's text, not a raw JSON line.
     assert '{"level"' not in p.stderr, p.stderr
     podman.podman_conf("rm", "-f", "-t", "0", ctr, check=True)
+
+
+def test_docs_containers_conf(podman, name):
+    """The containers.conf snippet of docs/podman.md, as written there (with
+    the runtime's path), selects the runtime: no --runtime flag."""
+    docs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "podman.md")
+    with open(docs) as f:
+        text = f.read()
+    start = text.index("```toml\n") + len("```toml\n")
+    block = text[start:text.index("```", start)]
+    assert '"/usr/local/bin/keel", "/usr/bin/keel"' in block
+    block = block.replace('"/usr/local/bin/keel", "/usr/bin/keel"', json.dumps(podman.runtime_path))
+    conf = os.path.join(podman.base, "docs-containers.conf")
+    with open(conf, "w") as f:
+        f.write(podman.containers_conf_with(block))
+    env = dict(podman.env, CONTAINERS_CONF=conf)
+    try:
+        p = podman.podman_conf("run", "--name", name, IMAGE, "echo", "docs-conf", env=env)
+        assert (p.returncode, p.stdout) == (0, "docs-conf\n"), p.stderr
+        assert podman.podman_conf("inspect", "--format", "{{.OCIRuntime}}", name, env=env).stdout.strip() == "keel"
+    finally:
+        podman.podman_conf("rm", "-f", "-t", "0", name, env=env)
