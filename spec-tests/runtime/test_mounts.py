@@ -131,7 +131,7 @@ def test_unknown_filesystem_option_fails_naming_the_mount(rt, bundle):
     add_mount(bundle, "/scratch", "tmpfs", "tmpfs", ["no_such_tmpfs_option=1"])
     r = run_in(rt, bundle, "true")
     assert r.returncode != 0
-    assert "/scratch" in r.stderr
+    assert "scratch" in r.stderr
 
 
 @pytest.mark.parametrize("opt,field", [("rshared", "shared:"), ("shared", "shared:"),
