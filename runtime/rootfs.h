@@ -1,12 +1,12 @@
 /* The container's root filesystem, in three steps called by the container
  * init (already in its own mount namespace):
  *
- *   rootfs_prepare()   before pivot: propagation of "/" made private (or
- *                      rslave per rootfsPropagation), the rootfs bind-mounted
- *                      onto itself, every mount of config.mounts in order,
- *                      the default /dev (unless the config mounts /dev
- *                      itself: then only the nodes), linux.devices, the /dev
- *                      symlinks and the console.
+ *   rootfs_prepare()   before pivot: propagation of "/" (rslave, or per
+ *                      rootfsPropagation), the rootfs bind-mounted onto
+ *                      itself, every mount of config.mounts in order, then
+ *                      (unless /dev is bound from the host) the default
+ *                      nodes and linux.devices, the /dev links, and the
+ *                      console.  Refuses a config without a mount namespace.
  *   -- createContainer hooks run here (lifecycle code) --
  *   rootfs_pivot()     pivot_root with the old root detached lazily, or with
  *                      no_pivot, MS_MOVE onto "/" + chroot.
@@ -37,7 +37,8 @@ struct rootfs_options {
     /* Optional: the hierarchies for "cgroup" mounts as the cgroup manager
      * already knows them (cgroup_get_mounts(), called before the init is
      * cloned).  NULL: rootfs_prepare finds them in /proc/self/mountinfo and
-     * /proc/self/cgroup, which costs ~0.4 ms of CPU here. */
+     * /proc/self/cgroup (~0.15 ms of CPU here; ~0.45 ms when it has to fall
+     * back to mountinfo). */
     const struct cgroup_mount_entry *cgroup_mounts;
     size_t n_cgroup_mounts;
 };
