@@ -89,7 +89,7 @@ static const char *cgroup_own_path(char **lines, size_t n, const struct cgroup_m
  * the container's directory in it; returns 1 when any guess fails, so the
  * caller reads mountinfo instead (nested or unusual layouts).  Reading
  * mountinfo costs ~0.37 ms here, /proc/self/cgroup ~0.06 ms. */
-static int cgroup_guess_hiers(struct cgroup_mount_entry **out, size_t *n_out)
+static int cgroup_guess_hiers(bool cgroupns, struct cgroup_mount_entry **out, size_t *n_out)
 {
     cleanup_free char *selfcg = NULL;
     if (file_read_whole("/proc/self/cgroup", 1 << 20, &selfcg, NULL, NULL) < 0)
@@ -136,7 +136,9 @@ static int cgroup_guess_hiers(struct cgroup_mount_entry **out, size_t *n_out)
         e->name = xstrdup(name);
         e->fstype = xstrdup(v2 ? "cgroup2" : "cgroup");
         e->options = xstrdup(v2 ? "" : ctl);
-        e->host_dir = steal_ptr(&dir);
+        /* In a cgroup namespace the paths are relative to its root, not the
+         * hierarchy's: no directory to fall back to (the mounts are fresh). */
+        e->host_dir = cgroupns ? NULL : steal_ptr(&dir);
     }
     /* pure v2 is one hierarchy and nothing else */
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -223,7 +225,8 @@ static int cgroup_mount_one(const struct mount_exec_ctx *ctx, const struct mount
             return cgroup_fail(err, errno, op, fstype);
     }
     if (!host_dir)
-        return cgroup_fail(err, ENOENT, op, "the container's cgroup is not in this hierarchy");
+        return cgroup_fail(err, ENOENT, op,
+                           "no directory of the container's cgroup to bind in this hierarchy");
     if (mount_bind_fd(AT_FDCWD, host_dir, fstype[6] == '2', set, clr, 0, 0, dirfd) < 0) {
         cleanup_free char *what = xasprintf("binding `%s`", host_dir);
         return cgroup_fail(err, errno, op, what);
@@ -283,7 +286,7 @@ int mount_cgroup_exec(const struct mount_exec_ctx *ctx, const struct mount_op *o
     size_t n = ctx->n_cgroup_mounts;
     const struct cgroup_mount_entry *hiers = ctx->cgroup_mounts;
     if (!hiers) {
-        if (cgroup_guess_hiers(&owned, &n) != 0 && cgroup_read_hiers(&owned, &n, err) < 0)
+        if (cgroup_guess_hiers(ctx->cgroupns, &owned, &n) != 0 && cgroup_read_hiers(&owned, &n, err) < 0)
             return error_prefix(err, "mount \"%s\" to \"%s\"", op->source, op->destination);
         hiers = owned;
     }
