@@ -21,10 +21,16 @@ static char base[] = "/tmp/fuzz_layer_XXXXXX";
 static char canary_file[64], root[64];
 static struct stat canary_before;
 
+static void cleanup_base(void)
+{
+    fs_remove_tree(base, NULL);
+}
+
 static void setup(void)
 {
     if (!mkdtemp(base))
         abort();
+    atexit(cleanup_base);
     char dir[64];
     snprintf(dir, sizeof(dir), "%s/canary", base);
     snprintf(canary_file, sizeof(canary_file), "%s/canary/file", base);
