@@ -14,11 +14,14 @@
 #include "platform.h"
 #include "pull.h"
 #include "registry.h"
+#include "json.h"
+#include "ref.h"
 #include "registry_cli.h"
+#include "store.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
-enum { OPT_PLATFORM = 1, OPT_ALL_PLATFORMS, OPT_PARALLEL, OPT_RETRY_TIMES, OPT_TIMEOUT };
+enum { OPT_PLATFORM = 1, OPT_ALL_PLATFORMS, OPT_PARALLEL, OPT_RETRY_TIMES, OPT_TIMEOUT, OPT_FORMAT };
 
 /* On a terminal: one live line per blob in flight (bytes, rate), redrawn
  * in place; finished blobs scroll up as plain lines. Elsewhere: plain
@@ -156,6 +159,34 @@ static void progress_done(void *user, const struct oci_descriptor *d, bool skipp
     progress_redraw(p);
 }
 
+/* {"name", "digest" (what the tag points to), "mediaType", "manifestDigest"
+ * (the platform's manifest)} for scripts. */
+static int pull_print_json(struct hoist_context *ctx, const char *refstr, const char *manifest_digest,
+                           struct keel_error **err)
+{
+    cleanup_ref struct image_ref *ref = NULL;
+    if (ref_parse(refstr, &ref, err) < 0)
+        return -1;
+    cleanup_free char *name = ref_format(ref);
+    cleanup_store struct store *s = NULL;
+    struct oci_descriptor top = {0};
+    if (store_open(ctx->store, false, &s, err) < 0 || store_resolve(s, name, &top, err) < 0)
+        return -1;
+    yajl_gen g = json_gen_new(true);
+    yajl_gen_map_open(g);
+    json_gen_kv_string(g, "name", name);
+    json_gen_kv_string(g, "digest", top.digest);
+    json_gen_kv_string(g, "mediaType", top.media_type);
+    json_gen_kv_int(g, "size", top.size);
+    json_gen_kv_string(g, "manifestDigest", manifest_digest);
+    yajl_gen_map_close(g);
+    cleanup_free char *out = json_gen_dup(g, NULL);
+    yajl_gen_free(g);
+    descriptor_clear(&top);
+    printf("%s\n", out);
+    return 0;
+}
+
 static void pull_usage(void)
 {
     printf("Usage: hoist pull [OPTIONS] REFERENCE\n\n"
@@ -166,7 +197,9 @@ static void pull_usage(void)
            "  --max-parallel N     layer downloads at once (default 6)\n"
            "  --retry-times N      retries of a failing request (default 4)\n"
            "  --timeout SECONDS    a transfer receiving nothing this long fails and is retried (default "
-           "60)\n" REGISTRY_CLI_HELP "  -q, --quiet          print only the manifest digest\n"
+           "60)\n" REGISTRY_CLI_HELP
+           "  --format json|text   json: name, digest, media type and the platform manifest's digest\n"
+           "  -q, --quiet          no progress output (the digest is still printed)\n"
            "  -h, --help           print this help\n");
 }
 
@@ -178,6 +211,7 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
         {"max-parallel", required_argument, NULL, OPT_PARALLEL},
         {"retry-times", required_argument, NULL, OPT_RETRY_TIMES},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"format", required_argument, NULL, OPT_FORMAT},
         REGISTRY_CLI_OPTIONS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -188,6 +222,7 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
     struct registry_cli rc;
     registry_cli_init(&rc);
     cleanup_platform struct oci_platform *platform = NULL;
+    bool json = false;
     optind = 0;
     opterr = 0;
     int c;
@@ -231,6 +266,12 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
             po.stall_timeout_s = n;
             break;
         }
+        case OPT_FORMAT:
+            if (strcmp(optarg, "json") == 0)
+                json = true;
+            else if (strcmp(optarg, "text") != 0)
+                return error_set(err, 0, "pull: --format \"%s\" is not supported (json or text)", optarg);
+            break;
         case 'q':
             po.quiet = true;
             break;
@@ -263,6 +304,8 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
     strbuf_release(&pp.pending);
     if (r < 0)
         return -1;
+    if (json)
+        return pull_print_json(ctx, argv[optind], digest, err);
     printf("%s\n", digest);
     return 0;
 }

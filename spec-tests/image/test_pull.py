@@ -141,6 +141,10 @@ def test_pull_platform_and_all_platforms(hoist_path, images, tmp_path):
                     "docker://" + images["index"], "oci:%s:x" % sk], check=True, capture_output=True)
     assert R.store_blobs(str(store2)) == R.store_blobs(str(sk))
 
+    j = json.loads(hoist(hoist_path, tmp_path / "json", "pull", "-q", "--format", "json", images["index"]).stdout)
+    assert j["name"] == images["index"] and j["mediaType"] == R.MT_OCI_INDEX
+    assert j["manifestDigest"] == images["index_amd64"] and j["digest"] != j["manifestDigest"]
+
     r = hoist(hoist_path, tmp_path / "s390", "pull", "--platform", "linux/s390x", images["index"], check=False)
     assert r.returncode != 0
     assert "no manifest for platform linux/s390x" in r.stderr
