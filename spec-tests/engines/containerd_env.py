@@ -16,7 +16,7 @@ import subprocess
 import time
 
 import images
-from podman_env import umount_below
+from podman_env import remove_cgroups, umount_below
 
 IMAGE = "localhost/keel-busybox:test"
 # Per test session: the shim keeps the runtime's --root per namespace, so two
@@ -180,6 +180,9 @@ class ContainerdEnv:
                 self.proc.kill()
                 self.proc.wait()
         self._kill_leftover_shims()
+        # ctr's default cgroupsPath is /NAMESPACE/ID: the runtime removes the
+        # container's cgroup, the namespace's parent is ours to remove.
+        remove_cgroups(["/" + NAMESPACE])
         umount_below(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
         # The shim's --root for our namespace: no container is left in it now,

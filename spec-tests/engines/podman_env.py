@@ -14,10 +14,13 @@ import time
 import images
 
 IMAGE = "localhost/keel-busybox:test"
-NETWORK = "keeltest"
+# Per test session (two sessions may run at once on one host): the network
+# name (also host-local's lease dir), its bridge and its subnet.
+NETWORK = "keeltest-%d" % os.getpid()
+BRIDGE = "kt%d" % os.getpid()
 # A network and subnet of our own so the tests never touch the host's
 # default `podman` network (10.88.0.0/16).
-SUBNET = "10.213.77.0/24"
+SUBNET = "10.213.%d.0/24" % (os.getpid() % 250 + 1)
 
 
 def _toml_list(items):
@@ -47,6 +50,7 @@ class PodmanEnv:
         self.env.pop("NOTIFY_SOCKET", None)
         self.bridge = None
         self.links_before = set()
+        self.cgroups_before = set(self.PODMAN_CGROUPS)
 
     def _containers_conf(self, volumes):
         supports_json = sorted({"crun", "runc", "kata", "runsc", "youki", "krun", "keel", self.runtime_name})
@@ -127,8 +131,30 @@ class PodmanEnv:
             shlex.quote(self.conf), shlex.quote(self.storage_conf), shlex.quote(self.tmpdir))
         return env + " ".join(shlex.quote(a) for a in self.base_cmd() + list(args))
 
+    # The cgroups podman's cgroupfs manager makes for conmon; removed at
+    # teardown when they were not there before (the containers' own cgroups
+    # go with the containers).
+    PODMAN_CGROUPS = ("/libpod_parent", "/libpod_parent/conmon")
+
+    def _write_network(self):
+        """The default network as a conflist of our own, so that its bridge
+        is not podman's shared cni-podman0."""
+        gateway = SUBNET.rsplit(".", 1)[0] + ".1"
+        conf = {"cniVersion": "0.4.0", "name": NETWORK, "plugins": [
+            {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": True, "hairpinMode": True,
+             "ipam": {"type": "host-local", "routes": [{"dst": "0.0.0.0/0"}],
+                      "ranges": [[{"subnet": SUBNET, "gateway": gateway}]]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+            {"type": "firewall", "backend": ""},
+            {"type": "tuning"},
+        ]}
+        with open(os.path.join(self.netconf, NETWORK + ".conflist"), "w") as f:
+            json.dump(conf, f, indent=2)
+
     def setup(self):
         self.links_before = set(os.listdir("/sys/class/net"))
+        self._write_network()
+        self.cgroups_before = {rel for rel in self.PODMAN_CGROUPS if any(map(os.path.isdir, cgroup_dirs(rel)))}
         tarball = images.write_rootfs_tar(os.path.join(self.base, "rootfs.tar"))
         self.ok("import", "--change", 'CMD ["sh"]', tarball, IMAGE)
         self.bridge = self.inspect_network("{{.NetworkInterface}}")
@@ -168,12 +194,37 @@ class PodmanEnv:
             except subprocess.TimeoutExpired:
                 pass
         umount_below(self.base)
+        remove_cgroups(set(self.PODMAN_CGROUPS) - self.cgroups_before)
         if self.bridge and self.bridge not in self.links_before:
             subprocess.run(["ip", "link", "del", self.bridge],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.base, ignore_errors=True)
         # host-local IPAM keeps its leases (and a lock) per network name.
         shutil.rmtree(os.path.join("/var/lib/cni/networks", NETWORK), ignore_errors=True)
+
+
+def cgroup_dirs(rel):
+    """rel (e.g. "/libpod_parent/conmon") in every mounted cgroup hierarchy
+    (v1 controllers and the v2 tree), whether or not it exists."""
+    top = "/sys/fs/cgroup"
+    try:
+        names = sorted(os.listdir(top))
+    except OSError:
+        return []
+    if os.path.exists(os.path.join(top, "cgroup.controllers")):
+        return [top + rel]  # pure cgroup v2
+    return [os.path.join(top, n) + rel for n in names if os.path.isdir(os.path.join(top, n))
+            and not os.path.islink(os.path.join(top, n))]
+
+
+def remove_cgroups(rels):
+    """Removes the (empty) cgroups rels, deepest first; busy ones stay."""
+    for rel in sorted(rels, key=len, reverse=True):
+        for d in cgroup_dirs(rel):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
 
 def umount_below(base):
