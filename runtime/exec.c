@@ -105,7 +105,7 @@ __attribute__((noreturn)) static void process_main(struct exec_job *j)
         error_set(&err, errno, "setsid");
         goto fail;
     }
-    if (process_apply_limits(p, j->cfg->linux, &err) < 0 ||
+    if (process_apply_limits(p, j->cfg ? j->cfg->linux : NULL, &err) < 0 ||
         process_close_fds(j->o->preserve_fds, j->sock, -1, &err) < 0 || process_chdir(p, &err) < 0 ||
         process_find_executable(p, &exe, &err) < 0 || process_refuse_runtime_exe(exe, &err) < 0)
         goto fail;
@@ -271,8 +271,14 @@ int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct k
     if (st == CONTAINER_PAUSED && !o->ignore_paused)
         return error_set(
             err, 0, "cannot exec in container \"%s\": it is paused (resume it, or --ignore-paused)", o->id);
-    if (spec_load_bundle(s->bundle, &j.cfg, err) < 0)
+    if (o->process_file) {
+        /* process.json says everything about the process; the config only
+         * adds linux.personality, so a bundle gone since create is no error */
+        cleanup_error struct keel_error *ignored = NULL;
+        spec_load_bundle(s->bundle, &j.cfg, &ignored);
+    } else if (spec_load_bundle(s->bundle, &j.cfg, err) < 0) {
         return error_prefix(err, "exec in container \"%s\"", o->id);
+    }
     if (exec_load_process(j.cfg, o, &j.p, err) < 0)
         return -1;
     if (j.p->terminal && o->detach && !o->console_socket)
