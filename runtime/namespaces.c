@@ -14,6 +14,7 @@
 #include "fileutil.h"
 #include "namespaces.h"
 #include "strbuf.h"
+#include "userns.h"
 #include "xalloc.h"
 
 #ifndef CLONE_NEWTIME
@@ -218,15 +219,13 @@ int ns_write_id_maps(pid_t pid, const struct spec_config *cfg, struct keel_error
         return error_set(err, 0,
                          "linux.uidMappings and linux.gidMappings are required with a new user "
                          "namespace");
+    if (geteuid() != 0) /* rootless: own ids directly, more through newuidmap/newgidmap */
+        return userns_write_id_maps_unprivileged(pid, cfg, err);
     struct strbuf sb = STRBUF_INIT;
     ns_format_map(&sb, l->uid_mappings, l->n_uid_mappings);
     cleanup_free char *uid_map = strbuf_detach(&sb);
     ns_format_map(&sb, l->gid_mappings, l->n_gid_mappings);
     cleanup_free char *gid_map = strbuf_detach(&sb);
-    /* Without privileges in the parent user namespace, the kernel accepts a
-     * gid_map only after setgroups was denied (rootless keel). */
-    if (geteuid() != 0 && ns_write_proc(pid, "setgroups", "deny", err) < 0)
-        return error_prefix(err, "linux.gidMappings");
     if (ns_write_proc(pid, "uid_map", uid_map, err) < 0)
         return error_prefix(err, "linux.uidMappings");
     if (ns_write_proc(pid, "gid_map", gid_map, err) < 0)

@@ -1,0 +1,28 @@
+/* User namespace id maps written for an unprivileged (rootless) keel.
+ *
+ * The kernel lets a process without privileges in the parent user
+ * namespace write one line mapping its own euid (uid_map) or egid (gid_map,
+ * after setgroups was denied).  Anything more goes through the setuid
+ * helpers newuidmap/newgidmap (Debian package uidmap), which check the
+ * ranges against /etc/subuid and /etc/subgid. */
+#ifndef KEEL_USERNS_H
+#define KEEL_USERNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "spec.h"
+
+struct keel_error;
+
+/* True when the kernel takes `m` from this (unprivileged) process directly:
+ * a single line of size 1 whose host id is `own`. */
+bool userns_map_is_own_id(const struct spec_id_mapping *m, size_t n, unsigned own);
+
+/* Write uid_map and gid_map of `pid` for a caller with euid != 0: directly
+ * when each map is the caller's own id, through newuidmap/newgidmap
+ * otherwise.  Errors name the field and carry the helper's own message. */
+int userns_write_id_maps_unprivileged(pid_t pid, const struct spec_config *cfg, struct keel_error **err);
+
+#endif

@@ -1,0 +1,227 @@
+"""Rootless: the runtime started by an unprivileged user (a throwaway one
+made with useradd for this module, removed afterwards) on a bundle from
+`spec --rootless`: user namespace mapping that user to root, no cgroup (the
+user has no delegated one), device nodes bound from the host, newuidmap and
+newgidmap (from /etc/subuid, /etc/subgid) for mappings beyond the user's own
+id, and clear errors for what such a user cannot do.
+Runs against keel and runc (RUNTIME=/usr/sbin/runc)."""
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from hardening_util import chown_tree
+from helpers import make_rootfs
+
+SUBID_START = 300000
+SUBID_COUNT = 65536
+
+
+def have(tool):
+    return shutil.which(tool) is not None
+
+
+@pytest.fixture(scope="module")
+def user():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a throwaway user")
+    for tool in ("useradd", "userdel", "setpriv"):
+        if not have(tool):
+            pytest.skip("%s is not installed" % tool)
+    name = "keelrl%d" % (os.getpid() % 100000)
+    subprocess.run(["userdel", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["useradd", "-M", "-N", "-g", "nogroup", "-s", "/bin/false", name], check=True)
+    pw = pwd.getpwnam(name)
+    # gid: the user's own primary group is nogroup; map by the primary gid
+    runtime_dir = tempfile.mkdtemp(prefix="keel-rl-run-")
+    os.chown(runtime_dir, pw.pw_uid, pw.pw_gid)
+    os.chmod(runtime_dir, 0o700)
+    saved = {}
+    for f in ("/etc/subuid", "/etc/subgid"):
+        saved[f] = open(f).read() if os.path.exists(f) else None
+        with open(f, "a") as fh:
+            fh.write("%s:%d:%d\n" % (name, SUBID_START, SUBID_COUNT))
+    try:
+        yield pw, runtime_dir
+    finally:
+        for f, text in saved.items():
+            if text is None:
+                os.unlink(f)
+            else:
+                with open(f, "w") as fh:
+                    fh.write(text)
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+        subprocess.run(["userdel", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def as_user(user, rt_path, *args, env_extra=None, timeout=60):
+    pw, runtime_dir = user
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR": runtime_dir, "HOME": runtime_dir,
+           "USER": pw.pw_name}
+    env.update(env_extra or {})
+    cmd = ["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--clear-groups", "--reset-env",
+           "--", "env"] + ["%s=%s" % kv for kv in env.items()] + [rt_path] + list(args)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, r.returncode, out.read(), err.read())
+
+
+class RootlessBundle:
+    def __init__(self, user, rt_path):
+        pw, runtime_dir = user
+        self.user = user
+        self.rt_path = rt_path
+        self.top = tempfile.mkdtemp(prefix="keel-rl-")
+        os.chmod(self.top, 0o755)
+        self.path = os.path.join(self.top, "bundle")
+        os.mkdir(self.path)
+        make_rootfs(os.path.join(self.path, "rootfs"))
+        chown_tree(self.top, pw.pw_uid, pw.pw_gid)
+        self.root = os.path.join(runtime_dir, "state-%s" % os.path.basename(self.top))
+        r = as_user(user, rt_path, "spec", "--rootless", "--bundle", self.path)
+        assert r.returncode == 0, r.stderr
+        with open(os.path.join(self.path, "config.json")) as f:
+            self.config = json.load(f)
+
+    def write(self):
+        with open(os.path.join(self.path, "config.json"), "w") as f:
+            json.dump(self.config, f)
+
+    def run(self, *args, cid="rl"):
+        self.write()
+        return as_user(self.user, self.rt_path, "--root", self.root, *args)
+
+    def run_sh(self, script, cid="rl"):
+        self.config["process"]["args"] = ["sh", "-c", script]
+        self.config["process"]["terminal"] = False
+        return self.run("run", "--bundle", self.path, cid)
+
+    def cleanup(self):
+        r = as_user(self.user, self.rt_path, "--root", self.root, "list", "-q")
+        for cid in r.stdout.split():
+            as_user(self.user, self.rt_path, "--root", self.root, "delete", "--force", cid)
+        shutil.rmtree(self.top, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def rb(user, runtime_path):
+    b = RootlessBundle(user, runtime_path)
+    yield b
+    b.cleanup()
+
+
+def test_spec_rootless_maps_the_callers_ids(rb, user):
+    pw, _ = user
+    m = rb.config["linux"]
+    assert m["uidMappings"] == [{"containerID": 0, "hostID": pw.pw_uid, "size": 1}]
+    assert m["gidMappings"] == [{"containerID": 0, "hostID": pw.pw_gid, "size": 1}]
+    assert {"type": "user"} in m["namespaces"]
+    assert {"type": "network"} not in m["namespaces"]
+
+
+def test_rootless_bundle_runs_as_the_user(rb, user):
+    pw, _ = user
+    rb.config["root"]["readonly"] = False
+    r = rb.run_sh("id -u; cat /proc/self/uid_map /proc/self/gid_map; touch /tmp/made-inside; "
+                  "echo x > /dev/null && echo null-ok")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split()
+    assert out[0] == "0"
+    assert out[1:4] == ["0", str(pw.pw_uid), "1"]
+    assert out[4:7] == ["0", str(pw.pw_gid), "1"]
+    assert "null-ok" in out
+    st = os.stat(os.path.join(rb.path, "rootfs", "tmp", "made-inside"))
+    assert (st.st_uid, st.st_gid) == (pw.pw_uid, pw.pw_gid)
+    assert not os.listdir(rb.root) if os.path.isdir(rb.root) else True
+
+
+def test_rootless_devices_are_bound_from_the_host(rb):
+    r = rb.run_sh("stat -c '%n %t:%T' /dev/null /dev/zero /dev/tty; grep -c ' /dev/null ' /proc/self/mountinfo")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "/dev/null 1:3" in lines and "/dev/zero 1:5" in lines
+    assert int(lines[-1]) >= 1  # a bind mount, not a node the user could not have made
+
+
+def test_rootless_container_gets_no_cgroup_of_its_own(rb):
+    """The user has no delegated cgroup: the container stays in the cgroup
+    its caller is in."""
+    with open("/proc/self/cgroup") as f:
+        mine = sorted(l.split(":", 2)[2] for l in f.read().splitlines() if l.split(":")[1] in ("memory", "pids"))
+    rb.config["linux"]["namespaces"] = [n for n in rb.config["linux"]["namespaces"] if n["type"] != "cgroup"]
+    r = rb.run_sh("grep -E ':(memory|pids):' /proc/self/cgroup")
+    assert r.returncode == 0, r.stderr
+    theirs = sorted(l.split(":", 2)[2] for l in r.stdout.splitlines())
+    # setpriv keeps our cgroup: the container's is the same (or its parent)
+    assert theirs == mine, (theirs, mine)
+
+
+def test_rootless_resource_limit_without_a_cgroup_is_an_error(rb):
+    rb.config["linux"]["resources"] = {"memory": {"limit": 64 * 1024 * 1024}}
+    r = rb.run_sh("true")
+    assert r.returncode != 0
+    assert "cgroup" in r.stderr.lower(), r.stderr
+
+
+def test_rootless_mapping_through_newuidmap(rb, user):
+    """A mapping beyond the caller's own id needs newuidmap/newgidmap and
+    the ranges in /etc/subuid and /etc/subgid."""
+    if not (have("newuidmap") and have("newgidmap")):
+        pytest.skip("newuidmap/newgidmap (package uidmap) are not installed")
+    pw, _ = user
+    rb.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": pw.pw_uid, "size": 1},
+                                         {"containerID": 1, "hostID": SUBID_START, "size": SUBID_COUNT}]
+    rb.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": pw.pw_gid, "size": 1},
+                                         {"containerID": 1, "hostID": SUBID_START, "size": SUBID_COUNT}]
+    rb.config["root"]["readonly"] = False
+    os.chmod(os.path.join(rb.path, "rootfs", "tmp"), 0o1777)
+    rb.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    r = rb.run_sh("id -u; id -g; cat /proc/self/uid_map; touch /tmp/by-1000")
+    assert r.returncode == 0, r.stderr
+    lines = [l.split() for l in r.stdout.splitlines()]
+    assert lines[0] == ["1000"] and lines[1] == ["1000"]
+    assert ["0", str(pw.pw_uid), "1"] in lines
+    assert ["1", str(SUBID_START), str(SUBID_COUNT)] in lines
+    st = os.stat(os.path.join(rb.path, "rootfs", "tmp", "by-1000"))
+    assert (st.st_uid, st.st_gid) == (SUBID_START + 999, SUBID_START + 999)
+
+
+def test_rootless_mapping_outside_the_subordinate_ranges_is_refused(rb, user):
+    pw, _ = user
+    rb.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": pw.pw_uid, "size": 1},
+                                         {"containerID": 1, "hostID": 5000000, "size": 100}]
+    r = rb.run_sh("true")
+    assert r.returncode != 0
+    assert "uid" in r.stderr.lower() or "map" in r.stderr.lower(), r.stderr
+    if "keel" in os.path.basename(rb.rt_path):
+        # names the field, the helper and what it said
+        assert "linux.uidMappings" in r.stderr and "newuidmap" in r.stderr, r.stderr
+    r = as_user(user, rb.rt_path, "--root", rb.root, "list", "-q")
+    assert r.stdout.split() == []
+
+
+def test_rootless_cannot_join_roots_namespaces(rb):
+    rb.config["linux"]["namespaces"].append({"type": "network", "path": "/proc/1/ns/net"})
+    r = rb.run_sh("true")
+    assert r.returncode != 0
+    assert "/proc/1/ns/net" in r.stderr or "network" in r.stderr.lower(), r.stderr
+
+
+def test_rootless_cannot_bind_what_the_user_cannot_read(rb, tmp_path):
+    secret = tempfile.mkdtemp(prefix="keel-rl-secret-")
+    try:
+        os.chmod(secret, 0o700)
+        rb.config["mounts"].append({"destination": "/secret", "type": "bind", "source": secret,
+                                    "options": ["bind"]})
+        r = rb.run_sh("ls /secret")
+        assert r.returncode != 0
+        assert "/secret" in r.stderr or secret in r.stderr, r.stderr
+    finally:
+        shutil.rmtree(secret)
