@@ -241,3 +241,25 @@ def test_exec_preserve_fds(rt, container, tmp_path):
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "passed-fd"
+
+
+def test_exec_paused(rt, container, tmp_path):
+    """Refused in a paused container; with --ignore-paused it starts, frozen until resume."""
+    cid = container()
+    assert rt.run("pause", cid).returncode == 0
+    r = rt.run("exec", cid, "true")
+    assert r.returncode != 0
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        p = subprocess.Popen(rt.cmd("exec", "--ignore-paused", cid, "echo", "ran-after-resume"),
+                             stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(1)
+        assert p.poll() is None  # frozen with the rest of the container
+        assert rt.run("resume", cid).returncode == 0
+        assert p.wait(timeout=20) == 0
+    finally:
+        if p.poll() is None:
+            rt.run("resume", cid)
+            p.kill()
+    assert "ran-after-resume" in out.read_text()
