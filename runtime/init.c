@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -44,6 +48,24 @@ static int init_move_above(int fd, unsigned first_free, struct keel_error **err)
         return error_set(err, errno, "moving an internal fd above the preserved ones");
     close(fd);
     return nfd;
+}
+
+/* A new network namespace starts with lo down; containers expect it up
+ * (runc and crun do the same). */
+static int init_loopback_up(struct keel_error **err)
+{
+    cleanup_close int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0)
+        return error_set(err, errno, "creating a socket to bring up lo");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+        return error_set(err, errno, "reading the flags of lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0)
+        return error_set(err, errno, "bringing up lo in the new network namespace");
+    return 0;
 }
 
 static int init_set_names(const struct spec_config *cfg, const struct ns_plan *plan, struct keel_error **err)
@@ -113,6 +135,8 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
     if (ns_join(a->plan, err) < 0 || ns_unshare_late(a->plan, cfg, err) < 0)
         return -1;
     if (init_set_names(cfg, a->plan, err) < 0)
+        return -1;
+    if ((a->plan->clone_flags & CLONE_NEWNET) && init_loopback_up(err) < 0)
         return -1;
     if (!a->opts->no_new_keyring) {
         /* A session keyring of its own, so containers never share keys. */
@@ -221,5 +245,6 @@ void init_main(struct init_args *a)
     process_exec(a->cfg->process, exe, extra_env, &err);
 fail:
     dprintf(2, "keel: %s\n", error_msg(err));
-    _exit(127);
+    /* A shell's convention, which engines follow: 126 cannot run, 127 not found. */
+    _exit(err && err->errnum == ENOENT ? 127 : 126);
 }

@@ -353,8 +353,9 @@ int process_find_executable(const struct spec_process *p, char **out, struct kee
         struct stat st;
         if (stat(name, &st) < 0)
             return error_set(err, errno, "exec: \"%s\"", name);
-        if (!S_ISREG(st.st_mode))
-            return error_set(err, EACCES, "exec: \"%s\" is not a regular file", name);
+        /* Engines map "permission denied" to exit 126 and "not found" to 127. */
+        if (!S_ISREG(st.st_mode) || access(name, X_OK) < 0)
+            return error_set(err, EACCES, "exec: \"%s\"", name);
         *out = xstrdup(name);
         return 0;
     }

@@ -39,11 +39,13 @@ def test_pid_one_inside(rt, bundle):
     assert lines[0] == "1"
 
 
-def test_network_namespace_has_only_loopback(rt, bundle):
-    bundle.set_args("ls", "/sys/class/net")
+def test_network_namespace_has_only_loopback_and_it_is_up(rt, bundle):
+    bundle.set_args("sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags")
     r = rt.run("run", "--bundle", bundle.path, "net")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["lo"]
+    out = r.stdout.split()
+    assert out[0] == "lo" and len(out) == 2
+    assert int(out[1], 16) & 0x1, "lo is down"  # IFF_UP
 
 
 def test_join_namespaces_by_path(rt, bundle, tmp_path):

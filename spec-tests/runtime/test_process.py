@@ -245,3 +245,20 @@ def test_exec_cpu_affinity(rt, bundle):
     bundle.config["process"]["execCPUAffinity"] = {"initial": "0-1", "final": "1"}
     out = run_out(rt, bundle, "grep Cpus_allowed_list /proc/self/status")
     assert out.split()[-1] == "1"
+
+
+def test_not_executable_says_permission_denied(rt, bundle):
+    # podman turns "permission denied" into exit status 126
+    bundle.set_args("/etc/passwd")
+    r = run_files(rt, "run", "--bundle", bundle.path, "ne")
+    assert r.returncode != 0
+    assert "permission denied" in r.stderr.lower()
+    assert rt.list_ids() == []
+
+
+def test_not_found_says_no_such_file(rt, bundle):
+    # ... and "no such file or directory" / "not found in $PATH" into 127
+    bundle.set_args("/bin/no-such-binary")
+    r = run_files(rt, "run", "--bundle", bundle.path, "nf")
+    assert r.returncode != 0
+    assert "no such file or directory" in r.stderr.lower()
