@@ -146,7 +146,10 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
     }
 
     struct rootfs_options ro = {
-        .bundle = a->bundle, .no_pivot = a->opts->no_pivot, .userns = a->plan->new_user};
+        .bundle = a->bundle,
+        .no_pivot = a->opts->no_pivot,
+        /* a joined user namespace cannot mknod either: bind the nodes */
+        .userns = a->plan->new_user || a->plan->join_fd[SPEC_NS_USER] >= 0};
     if (rootfs_prepare(cfg, &ro, err) < 0)
         return -1;
     if (cfg->hooks.prestart.n || cfg->hooks.create_runtime.n) {
