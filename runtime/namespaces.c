@@ -73,13 +73,11 @@ int ns_plan_build(const struct spec_config *cfg, struct ns_plan *plan, struct ke
      * mixing joins with a fresh user namespace (or a joined user namespace
      * with fresh others) would need a second fork to get the ownership
      * right.  Say so instead of making namespaces the container cannot use. */
-    if ((plan->new_user && joins_other) ||
-        (plan->join_fd[SPEC_NS_USER] >= 0 && (plan->clone_flags & ~CLONE_NEWUSER))) {
+    if (plan->new_user && joins_other) {
         ns_plan_release(plan);
         return error_set(err, EOPNOTSUPP,
                          "linux.namespaces: joining a mount or time namespace by path together with "
-                         "creating a user namespace (or joining a user namespace with new namespaces) is "
-                         "not supported");
+                         "creating a user namespace is not supported");
     }
     if (!(plan->clone_flags & CLONE_NEWNS) && plan->join_fd[SPEC_NS_MOUNT] < 0) {
         ns_plan_release(plan);
@@ -101,7 +99,7 @@ struct ns_clone_args {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
 
-static pid_t ns_clone_raw(const struct ns_plan *plan, struct keel_error **err);
+static pid_t ns_clone_raw(const void *plan, unsigned long extra_flags, struct keel_error **err);
 
 /* The namespaces a new user namespace must not own: joined by the parent
  * itself, with its own namespace restored right after the clone. */
@@ -145,12 +143,16 @@ static int ns_parent_restore(int saved[NS_PARENT_JOINED], struct keel_error **er
 
 pid_t ns_clone(const struct ns_plan *plan, struct keel_error **err)
 {
+    /* New namespaces must belong to a joined user namespace: clone from
+     * inside it (userns.c); ns_join then finds the user namespace entered. */
+    if (plan->join_fd[SPEC_NS_USER] >= 0 && (plan->clone_flags & ~CLONE_NEWUSER))
+        return userns_clone_inside(plan->join_fd[SPEC_NS_USER], ns_clone_raw, plan, err);
     int saved[NS_PARENT_JOINED];
     if (ns_parent_enter(plan, saved, err) < 0) {
         ns_parent_restore(saved, NULL);
         return -1;
     }
-    pid_t pid = ns_clone_raw(plan, err);
+    pid_t pid = ns_clone_raw(plan, 0, err);
     if (pid == 0) {
         for (size_t i = 0; i < NS_PARENT_JOINED; i++)
             if (saved[i] >= 0)
@@ -165,8 +167,9 @@ pid_t ns_clone(const struct ns_plan *plan, struct keel_error **err)
     return pid;
 }
 
-static pid_t ns_clone_raw(const struct ns_plan *plan, struct keel_error **err)
+static pid_t ns_clone_raw(const void *arg, unsigned long extra_flags, struct keel_error **err)
 {
+    const struct ns_plan *plan = arg;
     cleanup_close int own_pidns = -1;
     int pid_join = plan->join_fd[SPEC_NS_PID];
     if (pid_join >= 0) {
@@ -177,10 +180,13 @@ static pid_t ns_clone_raw(const struct ns_plan *plan, struct keel_error **err)
         if (setns(pid_join, CLONE_NEWPID) < 0)
             return error_set(err, errno, "joining the pid namespace given in linux.namespaces");
     }
-    struct ns_clone_args args = {.flags = (uint64_t)(unsigned)plan->clone_flags, .exit_signal = SIGCHLD};
+    /* CLONE_PARENT takes the exit signal of the caller; clone3 wants 0 then. */
+    struct ns_clone_args args = {.flags = (uint64_t)(unsigned)plan->clone_flags | extra_flags,
+                                 .exit_signal = extra_flags & CLONE_PARENT ? 0 : SIGCHLD};
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid < 0 && (errno == ENOSYS || errno == E2BIG))
-        pid = syscall(SYS_clone, (unsigned long)plan->clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
+        pid = syscall(SYS_clone, (unsigned long)plan->clone_flags | extra_flags | SIGCHLD, NULL, NULL, NULL,
+                      NULL);
     int saved = errno;
     if (pid != 0 && own_pidns >= 0 && setns(own_pidns, CLONE_NEWPID) < 0 && pid > 0) {
         kill((pid_t)pid, SIGKILL);
@@ -245,10 +251,15 @@ int ns_join(const struct ns_plan *plan, struct keel_error **err)
             close(plan->join_fd[t]); /* already entered through the parent */
             continue;
         }
-        if (setns(plan->join_fd[t], spec_ns_clone_flag(t)) < 0)
+        if (!(t == SPEC_NS_USER && userns_is_current(plan->join_fd[t])) && /* entered before the clone */
+            setns(plan->join_fd[t], spec_ns_clone_flag(t)) < 0)
             return error_set(err, errno, "joining the %s namespace given in linux.namespaces",
                              spec_ns_name(t));
         close(plan->join_fd[t]);
+        /* Our host ids mean nothing in there (files would get EOVERFLOW):
+         * be its root, as in a new user namespace. */
+        if (t == SPEC_NS_USER && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+            return error_set(err, errno, "becoming root (uid 0) in the joined user namespace");
     }
     if (plan->join_fd[SPEC_NS_PID] >= 0)
         close(plan->join_fd[SPEC_NS_PID]);

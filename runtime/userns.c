@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,4 +150,63 @@ int userns_write_id_maps_unprivileged(pid_t pid, const struct spec_config *cfg, 
         return 0;
     }
     return userns_run_helper("newgidmap", pid, l->gid_mappings, l->n_gid_mappings, "linux.gidMappings", err);
+}
+
+struct userns_clone_report {
+    pid_t pid;
+    int errnum;
+    char msg[1024];
+};
+
+pid_t userns_clone_inside(int userns_fd, userns_clone_fn clone_fn, const void *arg, struct keel_error **err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return error_set(err, errno, "creating a pipe to clone inside the joined user namespace");
+    pid_t helper = fork();
+    if (helper < 0) {
+        int saved = errno;
+        close(p[0]);
+        close(p[1]);
+        return error_set(err, saved, "forking to clone inside the joined user namespace");
+    }
+    if (helper == 0) {
+        close(p[0]);
+        struct userns_clone_report rep = {0};
+        struct keel_error *e = NULL;
+        if (setns(userns_fd, CLONE_NEWUSER) < 0) {
+            error_set(&e, errno, "joining the user namespace given in linux.namespaces");
+        } else {
+            pid_t pid = clone_fn(arg, CLONE_PARENT, &e);
+            if (pid == 0) {
+                close(p[1]);
+                return 0; /* the container process goes on with create */
+            }
+            rep.pid = pid;
+        }
+        if (e) {
+            rep.errnum = e->errnum;
+            snprintf(rep.msg, sizeof rep.msg, "%s", e->msg);
+        }
+        (void)fd_write_all(p[1], &rep, sizeof rep);
+        _exit(0);
+    }
+    close(p[1]);
+    struct userns_clone_report rep = {0};
+    ssize_t n = fd_read_all(p[0], &rep, sizeof rep);
+    close(p[0]);
+    while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof rep)
+        return error_set(err, EIO, "the helper cloning inside the joined user namespace died");
+    if (rep.pid <= 0)
+        return error_set(err, 0, "%s", rep.msg[0] ? rep.msg : "cloning inside the joined user namespace");
+    return rep.pid;
+}
+
+bool userns_is_current(int fd)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
 }

@@ -25,4 +25,15 @@ bool userns_map_is_own_id(const struct spec_id_mapping *m, size_t n, unsigned ow
  * otherwise.  Errors name the field and carry the helper's own message. */
 int userns_write_id_maps_unprivileged(pid_t pid, const struct spec_config *cfg, struct keel_error **err);
 
+/* Creates the container process from inside a user namespace given by
+ * path: a helper process joins it and calls clone_fn(arg, CLONE_PARENT,
+ * err), so the namespaces made by that clone are owned by the joined user
+ * namespace and the new process is still our child.  Returns its pid here,
+ * 0 in the new process (like fork), -1 with *err set. */
+typedef pid_t (*userns_clone_fn)(const void *arg, unsigned long extra_flags, struct keel_error **err);
+pid_t userns_clone_inside(int userns_fd, userns_clone_fn clone_fn, const void *arg, struct keel_error **err);
+
+/* True when `fd` is the user namespace this process is already in. */
+bool userns_is_current(int fd);
+
 #endif
