@@ -170,7 +170,8 @@ static int layer_apply_stream(struct layer_ctx *ctx, struct layer_stream *s, str
         }
         free(last);
         last = xstrdup(name);
-        if (r == ARCHIVE_WARN && ctx->opts->log)
+        /* Names the locale cannot represent are taken as UTF-8 bytes (entry_name). */
+        if (r == ARCHIVE_WARN && ctx->opts->log && !strstr(archive_error_string(a), "current locale"))
             log_warn(ctx->opts->log, "entry `%s`: %s", name, archive_error_string(a));
         if (layer_apply_entry(ctx, a, e, err) < 0) {
             error_prefix(err, "entry `%s`", last);

@@ -314,7 +314,11 @@ static int entry_make_hardlink(struct layer_ctx *ctx, const char *path, const ch
 int layer_entry_apply(struct layer_ctx *ctx, struct archive *a, struct archive_entry *e, const char *path,
                       int dirfd, const char *name, struct keel_error **err)
 {
+    /* In the C locale a UTF-8 (pax) name has no multibyte form: the UTF-8
+     * bytes are the name, as umoci and tar write them. */
     const char *linkname = archive_entry_hardlink(e);
+    if (!linkname)
+        linkname = archive_entry_hardlink_utf8(e);
     if (linkname)
         return entry_make_hardlink(ctx, path, linkname, dirfd, name, err);
     mode_t type = archive_entry_filetype(e);

@@ -111,3 +111,29 @@ def test_rootless_same_as_umoci(unpacker, name):
         if a != b:
             diffs[k] = (a, b)
     assert diffs == {}
+
+
+@pytest.mark.skipif(UMOCI is None, reason="umoci is not installed")
+def test_non_ascii_names_same_as_umoci(unpacker):
+    """UTF-8 names (pax), a hardlink and a symlink to them, and a raw
+    latin-1 name (GNU header): the same bytes as umoci, and no warnings."""
+    import io
+    import tarfile
+    u = unpacker
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT, encoding="latin-1",
+                      errors="surrogateescape") as t:
+        ti = tarfile.TarInfo("raw-caf\xe9")
+        ti.size = 1
+        t.addfile(ti, io.BytesIO(b"r"))
+    ref = u.image([[L.file("café", "c"), L.symlink("lien-é", "café"), L.hardlink("dur-é", "café"),
+                    L.file("日本/語", "j")], buf.getvalue()], refs=("localhost/cmp:1", "cmp"))
+    r = u.unpack(ref)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    ubundle = str(u.tmp / "umoci-bundle")
+    ur = subprocess.run([UMOCI, "unpack", "--image", u.store + ":cmp", ubundle], capture_output=True, text=True)
+    assert ur.returncode == 0, ur.stderr
+    mine, mine_links = L.tree(u.rootfs())
+    theirs, their_links = L.tree(os.path.join(ubundle, "rootfs"))
+    assert mine == theirs and mine_links == their_links
+    assert len(mine_links) == 1
