@@ -51,6 +51,23 @@ def host_tree_layer(paths):
     return buf.getvalue()
 
 
+def sparse_layer():
+    """A sparse file as GNU tar writes it (pax sparse 1.0): holes, data at the end."""
+    import tempfile
+    d = tempfile.mkdtemp()
+    try:
+        with open(os.path.join(d, "sparse"), "wb") as f:
+            f.write(b"head")
+            f.seek(5 << 20)
+            f.write(b"middle")
+            f.truncate(9 << 20)
+        return subprocess.run(["tar", "--sparse", "--format=pax", "--numeric-owner", "-C", d, "-cf", "-", "sparse"],
+                              check=True, capture_output=True).stdout
+    finally:
+        shutil.rmtree(d)
+
+
+IMAGES["sparse"] = [sparse_layer()]
 IMAGES["host-tree"] = [host_tree_layer(["/usr/share/zoneinfo", "/usr/share/doc/tar"]),
                        [L.whiteout("usr/share/zoneinfo/Europe"), L.opaque("usr/share/zoneinfo/America")]]
 
