@@ -3,14 +3,17 @@ sees (/proc/self/mountinfo, stat) from the inside."""
 import os
 import re
 import subprocess
+import uuid
 
 import pytest
 
 
 def run_in(rt, bundle, script, cid="mnt", extra=()):
-    """Run `sh -c script` in a fresh container; returns CompletedProcess."""
+    """Run `sh -c script` in a fresh container; returns CompletedProcess.
+    The id gets a random suffix: the default cgroup path is /keel/<id>, and
+    runs from other suites may be going on at the same time."""
     bundle.set_args("sh", "-c", script)
-    return rt.run("run", *extra, "--bundle", bundle.path, cid, timeout=60)
+    return rt.run("run", *extra, "--bundle", bundle.path, "%s-%s" % (cid, uuid.uuid4().hex[:8]), timeout=60)
 
 
 def run_ok(rt, bundle, script, cid="mnt", extra=()):

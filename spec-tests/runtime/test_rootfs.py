@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 
 import pytest
 
@@ -93,9 +94,10 @@ def test_container_mounts_do_not_reach_the_host(rt, bundle, prop):
     if prop:
         bundle.config["linux"]["rootfsPropagation"] = prop
     bundle.set_args("sleep", "30")
+    cid = "alive-" + uuid.uuid4().hex[:8]
     with tempfile.TemporaryFile("w+") as err:
         # files, not pipes: the container keeps its stdio open
-        r = subprocess.run(rt.cmd("create", "--bundle", bundle.path, "alive"), stdin=subprocess.DEVNULL,
+        r = subprocess.run(rt.cmd("create", "--bundle", bundle.path, cid), stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=err, timeout=60)
         err.seek(0)
         assert r.returncode == 0, err.read()
@@ -105,7 +107,7 @@ def test_container_mounts_do_not_reach_the_host(rt, bundle, prop):
         assert bundle.rootfs not in host
         assert " /proc/keys " not in host
     finally:
-        rt.run("delete", "--force", "alive")
+        rt.run("delete", "--force", cid)
 
 
 def test_mount_error_names_step_path_and_errno(rt, bundle):
