@@ -20,6 +20,7 @@ void cgroup_hiers_free(struct cgroup_hier *h, size_t n)
         free(h[i].mountpoint);
         free(h[i].controllers);
         free(h[i].dir);
+        free(h[i].mount_root);
     }
     free(h);
 }
@@ -53,11 +54,20 @@ static char *v1_controllers(const char *known, const char *superopts)
     return strbuf_detach(&sb);
 }
 
-static bool hier_seen(const struct cgroup_hier *h, size_t n, const struct cgroup_hier *cand)
+/* The same hierarchy seen before: true.  A later mount on the same
+ * mountpoint covers the earlier one, so its root is the one that counts. */
+static bool hier_seen(struct cgroup_hier *h, size_t n, const struct cgroup_hier *cand, const char *mountpoint,
+                      const char *mroot)
 {
-    for (size_t i = 0; i < n; i++)
-        if (h[i].v2 == cand->v2 && strcmp(h[i].controllers, cand->controllers) == 0)
-            return true;
+    for (size_t i = 0; i < n; i++) {
+        if (h[i].v2 != cand->v2 || strcmp(h[i].controllers, cand->controllers) != 0)
+            continue;
+        if (strcmp(h[i].mountpoint, mountpoint) == 0) {
+            free(h[i].mount_root);
+            h[i].mount_root = xstrdup(mroot);
+        }
+        return true;
+    }
     return false;
 }
 
@@ -79,9 +89,9 @@ int cgroup_detect_hierarchies(struct cgroup_hier **out, size_t *n, struct keel_e
     for (int pass = 0; pass < 2; pass++) {
         rewind(f);
         while (getline(&line, &cap, f) > 0) {
-            char mountpoint[4096], fstype[64], superopts[1024];
+            char mountpoint[4096], mroot[4096], fstype[64], superopts[1024];
             char *sep = strstr(line, " - ");
-            if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mountpoint) != 1 ||
+            if (!sep || sscanf(line, "%*s %*s %*s %4095s %4095s", mroot, mountpoint) != 2 ||
                 sscanf(sep + 3, "%63s %*s %1023s", fstype, superopts) != 2)
                 continue;
             bool v2 = strcmp(fstype, "cgroup2") == 0;
@@ -105,11 +115,12 @@ int cgroup_detect_hierarchies(struct cgroup_hier **out, size_t *n, struct keel_e
                     continue;
                 }
             }
-            if (hier_seen(h, nh, &cand)) {
+            if (hier_seen(h, nh, &cand, mountpoint, mroot)) {
                 free(cand.controllers);
                 continue;
             }
             cand.mountpoint = xstrdup(mountpoint);
+            cand.mount_root = xstrdup(mroot);
             h = xrealloc(h, (nh + 1) * sizeof(*h));
             h[nh++] = cand;
         }
@@ -166,7 +177,11 @@ int cgroup_detect_own_path(const struct cgroup_hier *h, char **out, struct keel_
                 match = cgroup_hier_has(&tmp, t);
         }
         if (match) {
-            *out = xstrdup(path);
+            /* a bind-mounted subtree shows /proc/self/cgroup's path below its root */
+            size_t rl = h->mount_root ? strlen(h->mount_root) : 0;
+            if (rl > 1 && strncmp(path, h->mount_root, rl) == 0 && (path[rl] == '/' || path[rl] == '\0'))
+                path += rl;
+            *out = xstrdup(path[0] ? path : "/");
             return 0;
         }
     }

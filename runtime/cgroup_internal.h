@@ -23,7 +23,8 @@ struct cgroup_hier {
     char *controllers; /* v1: the mount's options that name controllers ("cpu,cpuacct", "name=systemd");
                           v2: the root's cgroup.controllers, space separated */
     bool v2;
-    char *dir; /* the container's cgroup directory in this hierarchy */
+    char *dir;        /* the container's cgroup directory in this hierarchy */
+    char *mount_root; /* the cgroup shown at mountpoint ("/" unless a subtree is bind-mounted); not saved */
 };
 
 struct cgroup_ops {
