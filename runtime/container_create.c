@@ -20,6 +20,7 @@
 #include "error.h"
 #include "fileutil.h"
 #include "hooks.h"
+#include "idmap.h"
 #include "json.h"
 #include "namespaces.h"
 #include "process.h"
@@ -217,6 +218,12 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return error_set(err, errno, "creating the sync socketpair");
     j->sock = sv[0];
+    /* made here, privileged over the sources; the init inherits the fds */
+    cleanup_idmap_mounts struct idmap_mounts idmap = {0};
+    if (idmap_mounts_prepare(cfg, j->st.bundle, &idmap, err) < 0) {
+        close(sv[1]);
+        return -1;
+    }
     struct init_args ia = {
         .cfg = cfg,
         .opts = j->o,
@@ -228,6 +235,7 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
         .lock_fd = j->dirfd,
         .listener_fd = -1,
         .listen_fds = create_listen_fds(),
+        .idmap = &idmap,
     };
     pid_t pid = ns_clone(&j->plan, err);
     if (pid < 0) {

@@ -145,11 +145,11 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
             return error_set(err, errno, "creating the session keyring");
     }
 
-    struct rootfs_options ro = {
-        .bundle = a->bundle,
-        .no_pivot = a->opts->no_pivot,
-        /* a joined user namespace cannot mknod either: bind the nodes */
-        .userns = a->plan->new_user || a->plan->join_fd[SPEC_NS_USER] >= 0};
+    struct rootfs_options ro = {.bundle = a->bundle,
+                                .no_pivot = a->opts->no_pivot,
+                                /* a joined user namespace cannot mknod either: bind the nodes */
+                                .userns = a->plan->new_user || a->plan->join_fd[SPEC_NS_USER] >= 0,
+                                .idmap = a->idmap};
     if (rootfs_prepare(cfg, &ro, err) < 0)
         return -1;
     if (cfg->hooks.prestart.n || cfg->hooks.create_runtime.n) {
@@ -163,6 +163,8 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
     /* The listener is a host path: connect while it is still reachable. */
     if (a->seccomp && seccomp_program_uses_notify(a->seccomp) && cfg->linux->seccomp->listener_path &&
         seccomp_notify_connect(cfg->linux->seccomp->listener_path, &a->listener_fd, err) < 0)
+        return -1;
+    if ((a->listener_fd = init_move_above(a->listener_fd, first_free, err)) < 0 && err && *err)
         return -1;
     if (rootfs_pivot(cfg, &ro, err) < 0)
         return -1;

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "mount_cgroup.h"
 #include "mount_copyup.h"
+#include "idmap.h"
 #include "mount_exec.h"
 #include "safepath.h"
 #include "xalloc.h"
@@ -242,7 +243,11 @@ static int mount_exec_bind(const struct mount_exec_ctx *ctx, const struct mount_
                            struct keel_error **err)
 {
     unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (op->opts.recursive ? AT_RECURSIVE : 0);
-    cleanup_close int tree = open_tree(AT_FDCWD, op->source, flags);
+    /* idmapped: the parent made the detached tree (idmap.h), never a plain bind */
+    int idmapped = op->opts.idmap ? idmap_mounts_fd(ctx->idmap, op->index) : -1;
+    if (op->opts.idmap && idmapped < 0)
+        return mount_op_errno(err, EOPNOTSUPP, op, "the idmapped tree was not prepared");
+    cleanup_close int tree = op->opts.idmap ? idmapped : open_tree(AT_FDCWD, op->source, flags);
     if (tree < 0)
         return mount_op_errno(err, errno, op, NULL);
     struct stat st;

@@ -17,6 +17,7 @@
 
 struct keel_error;
 struct cgroup_mount_entry;
+struct idmap_mounts;
 
 struct mount_exec_ctx {
     int rootfd;    /* O_PATH|O_DIRECTORY fd of the rootfs (already bound onto itself) */
@@ -24,6 +25,7 @@ struct mount_exec_ctx {
     bool cgroupns; /* a cgroup namespace of its own: cgroup mounts are fresh, not binds */
     const struct cgroup_mount_entry *cgroup_mounts; /* from the cgroup manager, or NULL */
     size_t n_cgroup_mounts;
+    const struct idmap_mounts *idmap; /* detached idmapped trees made by create, or NULL */
 };
 
 int mount_exec_plan(const struct mount_exec_ctx *ctx, const struct mount_plan *plan, struct keel_error **err);

@@ -17,7 +17,7 @@ enum mount_opt_kind {
     OPT_BIND,
     OPT_RBIND,
     OPT_TMPCOPYUP,
-    OPT_UNSUPPORTED,
+    OPT_IDMAP, /* the tree is made by idmap.c in the parent; value 1 = ridmap */
 };
 
 struct mount_opt_def {
@@ -94,8 +94,8 @@ static const struct mount_opt_def mount_opt_defs[] = {
     {"rsymfollow", OPT_REC_CLEAR, MOUNT_ATTR_NOSYMFOLLOW, 0},
 
     {"tmpcopyup", OPT_TMPCOPYUP, 0, 0},
-    {"idmap", OPT_UNSUPPORTED, 0, 0},
-    {"ridmap", OPT_UNSUPPORTED, 0, 0},
+    {"idmap", OPT_IDMAP, 0, 0},
+    {"ridmap", OPT_IDMAP, 1, 0},
 };
 
 #define N_DEFS (sizeof(mount_opt_defs) / sizeof(mount_opt_defs[0]))
@@ -163,8 +163,9 @@ int mount_options_parse(char *const *options, const char *where, struct mount_op
         case OPT_TMPCOPYUP:
             out->tmpcopyup = true;
             break;
-        case OPT_UNSUPPORTED:
-            return error_set(err, EOPNOTSUPP, "%s: mount option \"%s\" is not supported yet", where, opt);
+        case OPT_IDMAP:
+            out->idmap = true;
+            break;
         }
     }
     if (data.len)

@@ -6,7 +6,7 @@
  * after another once the mount exists), the recursive attributes rro, rnosuid
  * ... (mount_setattr with AT_RECURSIVE), bind/rbind, tmpcopyup.  Any other
  * option goes to the filesystem as data ("mode=755,size=64k"), as runc does.
- * idmap/ridmap are refused for now (not supported yet). */
+ * idmap/ridmap set `idmap` (the tree itself is made by idmap.c). */
 #ifndef KEEL_MOUNT_OPTIONS_H
 #define KEEL_MOUNT_OPTIONS_H
 
@@ -27,6 +27,7 @@ struct mount_options {
     bool bind;                 /* "bind" or "rbind" */
     bool recursive;            /* "rbind" */
     bool tmpcopyup;
+    bool idmap; /* idmap, ridmap or mount mappings: attached from a tree idmap.c made */
     char *data; /* the options the filesystem gets, comma-joined; NULL when none */
 };
 

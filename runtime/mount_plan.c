@@ -88,11 +88,9 @@ static int mount_plan_add(struct mount_plan *plan, const struct spec_mount *m, s
     if (!m->destination || !m->destination[0])
         return error_set(err, EINVAL, "mounts[%zu]: destination is missing", index);
     where = xasprintf("mounts[%zu] (%s)", index, m->destination);
-    if (m->n_uid_mappings || m->n_gid_mappings)
-        return error_set(err, EOPNOTSUPP,
-                         "%s: uidMappings/gidMappings (idmapped mounts) are not supported yet", where);
     if (mount_options_parse(m->options, where, &op.opts, err) < 0)
         return -1;
+    op.opts.idmap |= m->n_uid_mappings || m->n_gid_mappings; /* made by idmap.c */
 
     op.destination = mount_clean_path(m->destination);
     if (strcmp(op.destination, "/") == 0) {
@@ -130,6 +128,10 @@ static int mount_plan_add(struct mount_plan *plan, const struct spec_mount *m, s
     if (op.opts.tmpcopyup && !(op.kind == MOUNT_OP_FS && mount_type_is(type, "tmpfs"))) {
         mount_op_release(&op);
         return error_set(err, EINVAL, "%s: tmpcopyup applies only to tmpfs mounts", where);
+    }
+    if (op.opts.idmap && op.kind != MOUNT_OP_BIND) {
+        mount_op_release(&op);
+        return error_set(err, EOPNOTSUPP, "%s: idmapped mounts are only supported for bind mounts", where);
     }
     op.flags = op.opts.flags & ~(MS_BIND | MS_REC);
     op.real_dir_only =

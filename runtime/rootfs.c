@@ -114,6 +114,7 @@ int rootfs_prepare(const struct spec_config *cfg, const struct rootfs_options *o
         .cgroupns = rootfs_has_ns(cfg, SPEC_NS_CGROUP),
         .cgroup_mounts = o->cgroup_mounts,
         .n_cgroup_mounts = o->n_cgroup_mounts,
+        .idmap = o->idmap,
     };
     if (mount_exec_plan(&ctx, plan, err) < 0)
         return -1;

@@ -28,6 +28,7 @@
 struct keel_error;
 struct spec_config;
 struct cgroup_mount_entry;
+struct idmap_mounts;
 
 struct rootfs_options {
     const char *bundle;       /* root.path is relative to it; NULL = cwd */
@@ -41,6 +42,7 @@ struct rootfs_options {
      * back to mountinfo). */
     const struct cgroup_mount_entry *cgroup_mounts;
     size_t n_cgroup_mounts;
+    const struct idmap_mounts *idmap; /* idmapped trees made before the clone (idmap.h), or NULL */
 };
 /* A zeroed struct rootfs_options is the default: pivot_root, no user
  * namespace, no console. */

@@ -161,11 +161,11 @@ static void test_refused(void)
                  "root of the container");
     expect_error("{\"destination\":\"/x\",\"source\":\"/y\"}", NULL, "no type and no bind option");
     expect_error("{\"destination\":\"/x\",\"type\":\"bind\"}", NULL, "needs a source");
-    expect_error("{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/y\",\"options\":[\"idmap\"]}", NULL,
-                 "not supported yet");
+    expect_error("{\"destination\":\"/x\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":[\"idmap\"]}",
+                 NULL, "only supported for bind mounts");
     expect_error("{\"destination\":\"/x\",\"type\":\"proc\",\"source\":\"proc\",\"options\":[\"tmpcopyup\"]}",
                  NULL, "tmpcopyup applies only to tmpfs");
-    expect_error("{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/y\",\"options\":[\"bind\"],"
+    expect_error("{\"destination\":\"/x\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
                  "\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}],"
                  "\"gidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}",
                  NULL, "idmapped mounts");
