@@ -22,7 +22,7 @@ static const char *const features_hooks[] = {
 };
 
 /* mounts: the generic options are mount_options.c's own table, less the
- * ones it refuses (idmap/ridmap for now), so this never claims more than
+ * ones it refuses, so this never claims more than
  * the mount code accepts.  Filesystem data ("mode=755") is not listed, as
  * the spec says. */
 static void gen_mount_options(yajl_gen g)
@@ -73,7 +73,7 @@ static const struct {
     bool apparmor;    /* security: profiles are not applied (AppArmor is off here) */
     bool selinux;     /* security: labels are not applied (SELinux is off here) */
     bool intel_rdt;   /* not implemented */
-    bool mount_idmap; /* mounts: idmapped mounts refused for now */
+    bool mount_idmap; /* mounts: idmapped binds (idmap.c) */
 } features_switches = {
     .cgroup_v1 = true,
     .cgroup_v2 = true,
@@ -84,7 +84,7 @@ static const struct {
     .apparmor = false,
     .selinux = false,
     .intel_rdt = false,
-    .mount_idmap = false,
+    .mount_idmap = true,
 };
 
 static void gen_strv(yajl_gen g, const char *key, const char *const *v)

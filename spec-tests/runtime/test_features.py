@@ -85,11 +85,11 @@ def test_keel_claims(rt, features):
     assert len(lnx["capabilities"]) == 41 and lnx["capabilities"][-1] == "CAP_CHECKPOINT_RESTORE"
     assert lnx["cgroup"]["v1"] and lnx["cgroup"]["v2"]
     # Nothing keel does not implement: no systemd driver (no sd-bus), no
-    # AppArmor/SELinux, no Intel RDT, no idmapped mounts yet.
+    # AppArmor/SELinux, no Intel RDT.
     assert lnx["cgroup"]["systemd"] is False and lnx["cgroup"]["systemdUser"] is False
     assert lnx["apparmor"] == {"enabled": False} and lnx["selinux"] == {"enabled": False}
     assert lnx["intelRdt"] == {"enabled": False}
-    assert lnx["mountExtensions"] == {"idmap": {"enabled": False}}
+    assert lnx["mountExtensions"] == {"idmap": {"enabled": True}}
     # The idmap mount option and the idmap extension go together.
     assert ("idmap" in features["mountOptions"]) == lnx["mountExtensions"]["idmap"]["enabled"]
     assert set(lnx["seccomp"]["actions"]) == SECCOMP_ACTIONS
