@@ -118,3 +118,28 @@ def test_proc_symlink_to_host_is_not_followed(rt, bundle, tmp_path):
     with open("/proc/self/mounts") as f:
         assert str(target) not in f.read()
     assert os.listdir(str(target)) == []
+
+
+def test_no_internal_fd_in_unused_preserved_slots(rt, bundle, tmp_path):
+    """--preserve-fds 4 with only fd 3 open: the runtime's own fds (sync
+    socket, exec fifo...) must not land in the empty slots 4-6, which are
+    passed on without close-on-exec."""
+    from lifecycle_util import is_runc
+    if is_runc(rt):
+        pytest.xfail("runc 1.1.5 predates the CVE-2024-21626 fix (1.1.12): it leaks /sys/fs/cgroup here")
+    data = tmp_path / "data"
+    data.write_text("x")
+    bundle.set_args("sh", "-c", "for f in /proc/self/fd/*; do echo ${f##*/} $(readlink $f); done")
+    import subprocess
+    r = subprocess.run(["sh", "-c", 'exec "$@" 3<"$DATA"', "sh"] +
+                       rt.cmd("run", "--preserve-fds", "4", "--bundle", bundle.path, "gap"),
+                       env=dict(os.environ, DATA=str(data)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    fds = {int(l.split()[0]): (l.split() + [""])[1] for l in r.stdout.splitlines()}
+    assert fds[3].endswith("/data")
+    extra = {n: t for n, t in fds.items() if n > 3}
+    # at most the fd of the shell's own loop
+    assert len(extra) <= 1, extra
+    for t in extra.values():
+        assert "socket" not in t and "pipe" not in t and "fifo" not in t, extra
