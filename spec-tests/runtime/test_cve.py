@@ -143,3 +143,21 @@ def test_no_internal_fd_in_unused_preserved_slots(rt, bundle, tmp_path):
     assert len(extra) <= 1, extra
     for t in extra.values():
         assert "socket" not in t and "pipe" not in t and "fifo" not in t, extra
+
+
+def test_cwd_through_preserved_host_directory_is_refused(rt, bundle, tmp_path):
+    """Even a host directory handed in on purpose (--preserve-fds) cannot
+    become the cwd: getcwd would lie outside the container's root."""
+    secret = tmp_path / "hostdir"
+    secret.mkdir()
+    (secret / "host-secret").write_text("x")
+    bundle.config["process"]["cwd"] = "/proc/self/fd/3"
+    bundle.set_args("sh", "-c", "pwd; ls")
+    import subprocess
+    r = subprocess.run(["sh", "-c", 'exec "$@" 3<"$DIR"', "sh"] +
+                       rt.cmd("run", "--preserve-fds", "1", "--bundle", bundle.path, "hd"),
+                       env=dict(os.environ, DIR=str(secret)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    assert "host-secret" not in r.stdout
+    assert r.returncode != 0
+    assert rt.list_ids() == []
