@@ -369,7 +369,9 @@ int spec_parse_config(const char *text, size_t len, const char *name, struct spe
 /* Read and parse BUNDLE/config.json. */
 int spec_load_bundle(const char *bundle, struct spec_config **out, struct keel_error **err);
 /* Semantic validation (after parsing): absolute paths, duplicate
- * namespaces, ociVersion major, mappings required by a user namespace... */
+ * namespaces, ociVersion major, mappings required by a user namespace...
+ * (docs/config-model.md lists the rules).  Also refuses the fields keel
+ * parses but does not implement: linux.intelRdt, memoryPolicy, netDevices. */
 int spec_validate_config(const struct spec_config *cfg, struct keel_error **err);
 void spec_config_free(struct spec_config *cfg);
 void spec_config_freep(struct spec_config **cfg);
