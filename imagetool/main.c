@@ -141,13 +141,8 @@ int main(int argc, char **argv)
     if (status < 0)
         status = 1;
 out:
-    if (err) {
-        bool plain = !(ctx.log.to_stderr && ctx.log.format == LOG_FORMAT_JSON);
-        if (!(ctx.log.to_stderr && plain))
-            log_error(&ctx.log, "%s", err->msg);
-        if (plain)
-            fprintf(stderr, "hoist: %s\n", err->msg);
-    }
+    if (err)
+        log_report_error(&ctx.log, "hoist", err->msg);
     log_close(&ctx.log);
     return status;
 }

@@ -122,3 +122,12 @@ void log_write(const struct keel_log *log, enum log_level level, const char *fmt
     /* A log that cannot be written has nowhere to report to. */
     (void)fd_write_all(log->fd, line, strlen(line));
 }
+
+void log_report_error(const struct keel_log *log, const char *prog, const char *msg)
+{
+    bool json_on_stderr = log->to_stderr && log->format == LOG_FORMAT_JSON;
+    if (!log->to_stderr || json_on_stderr)
+        log_write(log, LOG_LEVEL_ERROR, "%s", msg);
+    if (!json_on_stderr)
+        fprintf(stderr, "%s: %s\n", prog, msg);
+}

@@ -34,6 +34,12 @@ void log_write(const struct keel_log *log, enum log_level level, const char *fmt
 #define log_warn(l, ...) log_write((l), LOG_LEVEL_WARNING, __VA_ARGS__)
 #define log_error(l, ...) log_write((l), LOG_LEVEL_ERROR, __VA_ARGS__)
 
+/* Report a command's final error: to the log file as an error line (where
+ * engines read it) and to stderr as "PROG: MSG" (where a person reads it).
+ * A JSON log on stderr itself gets only the JSON line, for the program
+ * reading it. */
+void log_report_error(const struct keel_log *log, const char *prog, const char *msg);
+
 /* Render one line (without writing it), for tests and for children that
  * forward lines to the parent. Caller frees. */
 char *log_format_line(enum log_format format, enum log_level level, const char *msg);

@@ -173,16 +173,8 @@ int main(int argc, char **argv)
     if (status < 0)
         status = 1;
 out:
-    if (err) {
-        /* The error goes to the log file (where engines read it) and to
-         * stderr as a plain line (where a person reads it); a JSON log on
-         * stderr itself gets only the JSON line, for the program reading it. */
-        bool plain = !(ctx.log.to_stderr && ctx.log.format == LOG_FORMAT_JSON);
-        if (!(ctx.log.to_stderr && plain))
-            log_error(&ctx.log, "%s", err->msg);
-        if (plain)
-            fprintf(stderr, "keel: %s\n", err->msg);
-    }
+    if (err)
+        log_report_error(&ctx.log, "keel", err->msg);
     log_close(&ctx.log);
     return status;
 }
