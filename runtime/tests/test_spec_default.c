@@ -80,6 +80,19 @@ static void test_features(void)
     for (size_t i = 0; i < array_len(ns); i++)
         CHECK(&c, spec_ns_from_name(ns->u.array.values[i]->u.string) >= 0);
     yajl_val sc = json_object_get(lnx, "seccomp");
+    /* Every seccomp name features reports, the parser accepts too. */
+    static const char *const keys[] = {"actions", "operators", "archs", "knownFlags", "supportedFlags"};
+    const char *const *tables[] = {spec_seccomp_actions, spec_seccomp_operators, spec_seccomp_archs,
+                                   spec_seccomp_flags, spec_seccomp_flags};
+    for (size_t k = 0; k < 5; k++) {
+        yajl_val arr = json_object_get(sc, keys[k]);
+        for (size_t i = 0; i < array_len(arr); i++) {
+            bool found = false;
+            for (const char *const *t = tables[k]; *t; t++)
+                found = found || strcmp(*t, arr->u.array.values[i]->u.string) == 0;
+            CHECK(&c, found);
+        }
+    }
     CHECK(&c, YAJL_IS_TRUE(json_object_get(sc, "enabled")));
     CHECK(&c, array_len(json_object_get(sc, "actions")) == 9);
     CHECK(&c, array_len(json_object_get(sc, "operators")) == 7);
