@@ -500,6 +500,79 @@ def test_pod_shares_network(podman, name):
         podman.podman("pod", "rm", "-f", "-t", "0", pod)
 
 
+def test_pod_shares_pid_namespace(podman, name):
+    pod = name + "-pod"
+    try:
+        podman.ok("pod", "create", "--name", pod, "--share", "pid,net,ipc,uts")
+        podman.ok("run", "-d", "--pod", pod, "--name", pod + "-a", IMAGE, "sleep", "4242")
+        p = podman.podman("run", "--rm", "--pod", pod, IMAGE, "ps", "-o", "args")
+        assert p.returncode == 0, p.stderr
+        assert "sleep 4242" in p.stdout, p.stdout
+    finally:
+        podman.podman("pod", "rm", "-f", "-t", "0", pod)
+
+
+def test_join_other_containers_namespaces(podman, ctr):
+    run_detached(podman, ctr, "--hostname", "joined", IMAGE, "sh", "-c",
+                 "httpd -p 127.0.0.1:8080 -h /www; exec sleep 1000")
+    p = podman.podman("run", "--rm", "--network", "container:" + ctr, "--ipc", "container:" + ctr,
+                      "--pid", "container:" + ctr, IMAGE, "sh", "-c",
+                      "wget -qO- http://127.0.0.1:8080/; ps -o args | grep -c '[s]leep 1000'")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == INDEX_HTML + "1\n", p.stdout
+
+
+def test_cgroupns_private(podman):
+    p = podman.podman("run", "--rm", "--cgroupns", "private", IMAGE, "cat", "/proc/self/cgroup")
+    assert p.returncode == 0, p.stderr
+    paths = {line.split(":", 2)[2] for line in p.stdout.splitlines() if line}
+    assert paths == {"/"}, p.stdout
+
+
+def test_shm_size(podman):
+    p = podman.podman("run", "--rm", "--shm-size", "1m", IMAGE, "df", "-k", "/dev/shm")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[1].split()[1] == "1024", p.stdout
+
+
+def test_group_add(podman):
+    p = podman.podman("run", "--rm", "--user", "1000:1000", "--group-add", "5", "--group-add", "65534", IMAGE,
+                      "id", "-G")
+    assert p.returncode == 0, p.stderr
+    assert set(p.stdout.split()) == {"1000", "5", "65534"}, p.stdout
+
+
+def test_cpuset_and_shares(podman, ctr):
+    run_detached(podman, ctr, "--cpuset-cpus", "0", "--cpu-shares", "512", IMAGE, *SLEEPER)
+    pid = podman.inspect(ctr, "{{.State.Pid}}")
+    assert read_cgroup(pid, "cpuset", "cpuset.cpus") == "0"
+    assert read_cgroup(pid, "cpu", "cpu.shares") == "512"
+    with open("/proc/%s/status" % pid) as f:
+        assert "Cpus_allowed_list:\t0\n" in f.read()
+
+
+def test_mount_options(podman, scratch):
+    host = scratch / "prop"
+    host.mkdir()
+    p = podman.podman("run", "--rm", "--mount", "type=tmpfs,destination=/t,tmpfs-size=2m,tmpfs-mode=1770",
+                      "--mount", "type=bind,source=%s,destination=/b,readonly=true" % host, IMAGE, "sh", "-c",
+                      "stat -c %a /t; grep ' /t ' /proc/mounts; grep ' /b ' /proc/mounts")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "1770", p.stdout
+    assert "size=2048k" in lines[1], p.stdout
+    assert lines[2].split()[3].startswith("ro"), p.stdout
+
+
+def test_security_opt_unmask(podman):
+    masked = podman.ok("run", "--rm", IMAGE, "ls", "-l", "/proc/timer_list")
+    unmasked = podman.ok("run", "--rm", "--security-opt", "unmask=/proc/timer_list", IMAGE,
+                         "ls", "-l", "/proc/timer_list")
+    # Masked, /proc/timer_list is /dev/null bound over it (a character device).
+    assert masked.startswith("c"), masked
+    assert unmasked.startswith("-"), unmasked
+
+
 # --- the containers.conf runtime entry ------------------------------------------------
 
 def test_conf_runtime_entry_run(podman, ctr):
