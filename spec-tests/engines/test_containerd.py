@@ -227,9 +227,18 @@ def test_join_another_containers_network(containerd, cid):
 # --- resources ------------------------------------------------------------------------
 
 def test_memory_oom_137(containerd, cid):
-    p = containerd.run(cid, "dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1",
-                       opts=("--memory-limit", str(32 << 20)))
-    assert p.returncode == 137, (p.returncode, p.stderr)
+    # The shim's OOM event is what Kubernetes reports as OOMKilled.
+    events = subprocess.Popen(containerd.ctr_cmd("events"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, text=True)
+    try:
+        p = containerd.run(cid, "dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1",
+                           opts=("--memory-limit", str(32 << 20)))
+        assert p.returncode == 137, (p.returncode, p.stderr)
+        time.sleep(0.5)
+    finally:
+        events.terminate()
+        out = events.communicate(timeout=10)[0]
+    assert any("/tasks/oom" in line and cid in line for line in out.splitlines()), out
 
 
 def test_cgroup_path(containerd, cid):
