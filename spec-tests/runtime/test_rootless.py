@@ -225,3 +225,24 @@ def test_rootless_cannot_bind_what_the_user_cannot_read(rb, tmp_path):
         assert "/secret" in r.stderr or secret in r.stderr, r.stderr
     finally:
         shutil.rmtree(secret)
+
+
+def test_rootless_idmapped_mount_is_a_clear_error(rb, runtime_path):
+    """An idmapped mount of a host filesystem needs privileges over it, which
+    the user does not have: an error naming the mount, not a plain bind."""
+    from mount_util import runc_version
+    class _Rt:
+        path = runtime_path
+    v = runc_version(_Rt)
+    if v is not None and v < (1, 2, 0):
+        pytest.skip("runc %s has no idmapped mounts" % ".".join(map(str, v)))
+    src = tempfile.mkdtemp(prefix="keel-rl-idmap-")
+    try:
+        os.chmod(src, 0o755)
+        rb.config["mounts"].append({"destination": "/idm", "type": "bind", "source": src,
+                                    "options": ["bind", "idmap"]})
+        r = rb.run_sh("true")
+        assert r.returncode != 0
+        assert "/idm" in r.stderr, r.stderr
+    finally:
+        shutil.rmtree(src)
