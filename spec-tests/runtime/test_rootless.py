@@ -11,6 +11,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -34,26 +35,30 @@ def user():
             pytest.skip("%s is not installed" % tool)
     name = "keelrl%d" % (os.getpid() % 100000)
     subprocess.run(["userdel", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run(["useradd", "-M", "-N", "-g", "nogroup", "-s", "/bin/false", name], check=True)
+    for attempt in range(20):  # another session's useradd may hold the passwd lock
+        r = subprocess.run(["useradd", "-M", "-N", "-g", "nogroup", "-s", "/bin/false", name],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode == 0:
+            break
+        time.sleep(0.2)
+    assert r.returncode == 0, r.stdout
     pw = pwd.getpwnam(name)
     # gid: the user's own primary group is nogroup; map by the primary gid
     runtime_dir = tempfile.mkdtemp(prefix="keel-rl-run-")
     os.chown(runtime_dir, pw.pw_uid, pw.pw_gid)
     os.chmod(runtime_dir, 0o700)
-    saved = {}
     for f in ("/etc/subuid", "/etc/subgid"):
-        saved[f] = open(f).read() if os.path.exists(f) else None
         with open(f, "a") as fh:
             fh.write("%s:%d:%d\n" % (name, SUBID_START, SUBID_COUNT))
     try:
         yield pw, runtime_dir
     finally:
-        for f, text in saved.items():
-            if text is None:
-                os.unlink(f)
-            else:
-                with open(f, "w") as fh:
-                    fh.write(text)
+        # drop only our own line: another session may have added its own
+        for f in ("/etc/subuid", "/etc/subgid"):
+            with open(f) as fh:
+                lines = fh.read().splitlines(True)
+            with open(f, "w") as fh:
+                fh.write("".join(l for l in lines if not l.startswith(name + ":")))
         shutil.rmtree(runtime_dir, ignore_errors=True)
         subprocess.run(["userdel", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
