@@ -93,12 +93,25 @@ int bundle_fill_overlay(struct store *s, const struct oci_manifest *m, const str
         fds[i] = -1;
     int rc = 0;
     char **chains = xcalloc(n + 1, sizeof(char *));
+    struct layer_cache_batch batch = {0};
     for (size_t i = 0; i < n && rc == 0; i++) {
         chains[i] = layer_chain_id(i ? chains[i - 1] : NULL, ic->diff_ids[i]);
         for (size_t k = 0; k < i; k++)
             tops[k] = fds[i - 1 - k];
         struct overlay_fill f = {s, &m->layers[i], ic->diff_ids[i], tops, i, o};
-        rc = layer_cache_get(cache, chains[i], overlay_fill_layer, &f, &fds[i], NULL, err);
+        rc = layer_cache_get_batched(cache, &batch, chains[i], overlay_fill_layer, &f, &fds[i], NULL, err);
+    }
+    /* The layers filled before a failure are complete: keep them. */
+    struct keel_error *commit_err = NULL;
+    if (layer_cache_batch_commit(&batch, rc == 0 ? err : &commit_err) < 0)
+        rc = -1;
+    error_free(commit_err);
+    layer_cache_batch_release(&batch);
+    /* Mount what is in the cache now (another hoist's entry after a lost race). */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        close(fds[i]);
+        fds[i] = -1;
+        rc = layer_cache_open_entry(cache, chains[i], &fds[i], err);
     }
     struct strbuf opts = STRBUF_INIT;
     if (rc == 0) {

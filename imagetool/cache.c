@@ -79,8 +79,17 @@ char *layer_cache_entry_path(const struct layer_cache *c, const char *chain_id)
     return xasprintf("%s/%s", c->abs_layers, cache_hex(chain_id));
 }
 
-int layer_cache_get(struct layer_cache *c, const char *chain_id, layer_cache_fill_fn fill, void *arg, int *fd,
-                    int *hit, struct keel_error **err)
+int layer_cache_open_entry(struct layer_cache *c, const char *chain_id, int *fd, struct keel_error **err)
+{
+    int f = openat(c->layersfd, cache_hex(chain_id), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (f < 0)
+        return error_set(err, errno, "opening cached layer %s", chain_id);
+    *fd = f;
+    return 0;
+}
+
+int layer_cache_get_batched(struct layer_cache *c, struct layer_cache_batch *b, const char *chain_id,
+                            layer_cache_fill_fn fill, void *arg, int *fd, int *hit, struct keel_error **err)
 {
     const char *hex = cache_hex(chain_id);
     int f = openat(c->layersfd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -107,20 +116,65 @@ int layer_cache_get(struct layer_cache *c, const char *chain_id, layer_cache_fil
         rc = error_set(err, errno, "setting the mode of `%s`", tmppath);
     if (rc == 0)
         rc = fill(arg, tfd, err);
-    if (rc == 0 && syncfs(tfd) < 0)
-        rc = error_set(err, errno, "syncing `%s`", tmppath);
-    if (rc == 0 && renameat(c->tmpfd, base, c->layersfd, hex) < 0) {
-        if (errno != ENOTEMPTY && errno != EEXIST)
-            rc = error_set(err, errno, "moving layer %s into the cache", chain_id);
-        /* Otherwise another hoist filled it meanwhile: use theirs. */
-    }
-    if (rc < 0 || faccessat(c->tmpfd, base, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+    if (rc < 0) {
+        /* Never committed: a batch holds complete entries only. */
         fs_remove_tree_at(c->tmpfd, base, NULL);
+        return -1;
+    }
+    b->c = c;
+    b->items = xrealloc(b->items, (b->n + 1) * sizeof(*b->items));
+    b->items[b->n].chain_id = xstrdup(chain_id);
+    b->items[b->n++].tmpname = xstrdup(base);
+    *fd = steal_fd(&tfd);
+    return 0;
+}
+
+int layer_cache_batch_commit(struct layer_cache_batch *b, struct keel_error **err)
+{
+    if (b->n == 0)
+        return 0;
+    /* One flush for every new entry: they become visible only complete. */
+    if (syncfs(b->c->tmpfd) < 0)
+        return error_set(err, errno, "syncing the layer cache");
+    for (size_t i = 0; i < b->n; i++) {
+        if (renameat(b->c->tmpfd, b->items[i].tmpname, b->c->layersfd, cache_hex(b->items[i].chain_id)) ==
+            0) {
+            free(b->items[i].tmpname);
+            b->items[i].tmpname = NULL;
+            continue;
+        }
+        /* ENOTEMPTY/EEXIST: another hoist filled it meanwhile; use theirs
+         * (layer_cache_batch_release drops ours). */
+        if (errno != ENOTEMPTY && errno != EEXIST)
+            return error_set(err, errno, "moving layer %s into the cache", b->items[i].chain_id);
+    }
+    return 0;
+}
+
+void layer_cache_batch_release(struct layer_cache_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->items[i].tmpname)
+            fs_remove_tree_at(b->c->tmpfd, b->items[i].tmpname, NULL);
+        free(b->items[i].tmpname);
+        free(b->items[i].chain_id);
+    }
+    free(b->items);
+    memset(b, 0, sizeof(*b));
+}
+
+int layer_cache_get(struct layer_cache *c, const char *chain_id, layer_cache_fill_fn fill, void *arg, int *fd,
+                    int *hit, struct keel_error **err)
+{
+    struct layer_cache_batch b = {0};
+    int f = -1;
+    int rc = layer_cache_get_batched(c, &b, chain_id, fill, arg, &f, hit, err);
+    if (rc == 0)
+        rc = layer_cache_batch_commit(&b, err);
+    if (f >= 0)
+        close(f);
+    layer_cache_batch_release(&b);
     if (rc < 0)
         return -1;
-    f = openat(c->layersfd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (f < 0)
-        return error_set(err, errno, "opening cached layer %s", chain_id);
-    *fd = f;
-    return 0;
+    return layer_cache_open_entry(c, chain_id, fd, err);
 }

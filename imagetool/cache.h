@@ -27,6 +27,25 @@ typedef int (*layer_cache_fill_fn)(void *arg, int dirfd, struct keel_error **err
 int layer_cache_get(struct layer_cache *c, const char *chain_id, layer_cache_fill_fn fill, void *arg, int *fd,
                     int *hit, struct keel_error **err);
 
+/* Several entries made together (an image's missing layers) share one
+ * flush: get each with layer_cache_get_batched (a miss returns an fd on
+ * the filled temporary directory, usable as a lower layer for the next
+ * fill), then commit (one syncfs, then the renames), then release (which
+ * drops what was not committed). Open the entries afterwards with
+ * layer_cache_open_entry: a lost race leaves the other hoist's entry. */
+struct layer_cache_batch {
+    struct layer_cache *c;
+    struct {
+        char *chain_id, *tmpname;
+    } * items;
+    size_t n;
+};
+int layer_cache_get_batched(struct layer_cache *c, struct layer_cache_batch *b, const char *chain_id,
+                            layer_cache_fill_fn fill, void *arg, int *fd, int *hit, struct keel_error **err);
+int layer_cache_batch_commit(struct layer_cache_batch *b, struct keel_error **err);
+void layer_cache_batch_release(struct layer_cache_batch *b);
+int layer_cache_open_entry(struct layer_cache *c, const char *chain_id, int *fd, struct keel_error **err);
+
 /* Absolute path of the entry directory for chain_id (for overlay's lowerdir
  * option, where it shows in /proc/self/mountinfo so that gc can see which
  * entries are mounted). NULL when the store path cannot appear in a mount
