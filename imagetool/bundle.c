@@ -38,6 +38,7 @@ static int bundle_apply_layers(struct store *s, const struct oci_manifest *m, co
             .max_entries = o->max_layer_entries,
             .owner = o->owner,
             .log = o->log,
+            .interrupt = o->interrupt,
         };
         if (layer_compression_from_media_type(d->media_type, &lo.compression, err) < 0)
             return error_prefix(err, "layer %s", d->digest);

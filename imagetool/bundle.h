@@ -4,6 +4,7 @@
 #ifndef KEEL_HOIST_BUNDLE_H
 #define KEEL_HOIST_BUNDLE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ struct bundle_opts {
     uint64_t max_layer_bytes, max_layer_entries; /* 0: defaults of layer.h */
     bool overlay;                                /* rootfs: an overlayfs mount of cached layers (cache.h) */
     const struct keel_log *log;
+    const sigset_t *interrupt; /* see layer_apply_opts */
 };
 
 /* Unpack manifest m into dir, which must not exist or be an empty directory.

@@ -44,6 +44,7 @@ static int overlay_fill_layer(void *arg, int dirfd, struct keel_error **err)
         .max_entries = f->o->max_layer_entries,
         .owner = f->o->owner,
         .log = f->o->log,
+        .interrupt = f->o->interrupt,
         .overlay = true,
         .lower_fds = f->lowers,
         .n_lower = f->n_lowers,

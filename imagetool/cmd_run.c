@@ -286,7 +286,20 @@ static int run_make_bundle(struct hoist_context *ctx, const struct run_opts *o, 
             pull_resolve_stored(s, name, o->platform, NULL, &m, err) < 0)
             goto out;
     }
-    rc = bundle_unpack(s, m, dir, &bo, err);
+    {
+        /* As hoist unpack: a signal removes the half-made bundle first. */
+        sigset_t stop, old;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGHUP);
+        sigprocmask(SIG_BLOCK, &stop, &old);
+        bo.interrupt = &stop;
+        rc = bundle_unpack(s, m, dir, &bo, err);
+        store_close(s);
+        s = NULL;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
 out:
     store_close(s);
     layer_owner_release(&owner);

@@ -1,6 +1,7 @@
 /* hoist unpack [OPTIONS] REF BUNDLE */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,8 +186,21 @@ int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_err
         struct store *s = NULL;
         cleanup_manifest struct oci_manifest *m = NULL;
         if (store_open(ctx->store, true, &s, err) == 0 &&
-            unpack_find_image(ctx, &s, ref, platform, &m, err) == 0)
+            unpack_find_image(ctx, &s, ref, platform, &m, err) == 0) {
+            /* A signal stops the unpack at the next entries, the bundle is
+             * removed, and only then is the signal delivered. */
+            sigset_t stop, old;
+            sigemptyset(&stop);
+            sigaddset(&stop, SIGINT);
+            sigaddset(&stop, SIGTERM);
+            sigaddset(&stop, SIGHUP);
+            sigprocmask(SIG_BLOCK, &stop, &old);
+            bo.interrupt = &stop;
             rc = bundle_unpack(s, m, dir, &bo, err);
+            store_close(s);
+            s = NULL;
+            sigprocmask(SIG_SETMASK, &old, NULL);
+        }
         store_close(s);
         layer_owner_release(&owner);
     }

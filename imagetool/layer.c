@@ -110,6 +110,13 @@ static int layer_apply_entry(struct layer_ctx *ctx, struct archive *a, struct ar
     const struct layer_apply_opts *o = ctx->opts;
     uint64_t max_entries = o->max_entries ? o->max_entries : LAYER_DEFAULT_MAX_ENTRIES;
     uint64_t max_bytes = o->max_bytes ? o->max_bytes : LAYER_DEFAULT_MAX_BYTES;
+    if (o->interrupt && (ctx->entries & 63) == 0) {
+        sigset_t pending;
+        sigpending(&pending);
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sigismember(o->interrupt, sig) == 1 && sigismember(&pending, sig) == 1)
+                return error_set(err, EINTR, "interrupted by signal %d", sig);
+    }
     if (++ctx->entries > max_entries)
         return error_set(err, 0, "more than %llu entries (limit against layer bombs)",
                          (unsigned long long)max_entries);

@@ -8,6 +8,7 @@
 #ifndef KEEL_HOIST_LAYER_H
 #define KEEL_HOIST_LAYER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,6 +45,10 @@ struct layer_apply_opts {
     size_t n_lower;
     const struct keel_log *log; /* warnings (skipped devices...); may be NULL */
     struct layer_stats *stats;  /* filled on success when not NULL */
+    /* Signals the caller blocked: when one is pending the layer stops with
+     * an error (checked every few entries), so the caller can clean up
+     * before the signal is delivered. NULL: not checked. */
+    const sigset_t *interrupt;
 };
 
 struct layer_stats {

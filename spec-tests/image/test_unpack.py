@@ -368,3 +368,22 @@ def test_lower_directory_times_survive_later_layers(unpacker):
     assert os.lstat(os.path.join(root, "a")).st_mtime == 1500000000
     assert os.lstat(os.path.join(root, "a/b")).st_mtime == 1500000001
     assert os.lstat(os.path.join(root, "w")).st_mtime == 1500000002
+
+
+def test_signal_during_unpack_removes_the_bundle(unpacker):
+    import signal
+    import subprocess
+    import time
+    u = unpacker
+    ref = u.image([[L.file("d%d/f%d" % (i % 50, i), "x") for i in range(40000)]])
+    p = subprocess.Popen([u.hoist, "--store", u.store, "unpack", ref, u.bundle], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not os.path.exists(os.path.join(u.bundle, "rootfs", "d0")):
+        time.sleep(0.005)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    if p.returncode == 0:
+        pytest.skip("the unpack finished before the signal arrived")
+    assert p.returncode == -signal.SIGTERM, err
+    assert not os.path.exists(u.bundle)
