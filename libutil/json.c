@@ -25,37 +25,97 @@ static void json_offset_to_line_col(const char *text, size_t offset, size_t *lin
     }
 }
 
-int json_parse(const char *text, size_t len, const char *name, yajl_val *out, struct keel_error **err)
+/* Nesting limit: yajl's tree builder recurses per level, so a document of
+ * a few thousand '[' overflows the stack. 256 is far beyond any real
+ * config, manifest or auth file. */
+#define JSON_MAX_DEPTH 256
+
+/* Refuse documents nested deeper than JSON_MAX_DEPTH, naming the place, and
+ * note whether a '/' stands outside a string (a comment, which yajl's tree
+ * parser would accept and JSON does not). */
+static int json_check_depth(const char *text, size_t len, const char *name, bool *slash, struct keel_error **err)
 {
-    /* yajl_tree_parse wants a NUL-terminated string and reports no position,
-     * so parse once with a bare handle first to locate any syntax error. */
+    *slash = false;
+    unsigned depth = 0;
+    size_t line = 1, col = 0;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        col++;
+        if (ch == '\n') {
+            line++;
+            col = 0;
+        }
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (ch == '\\')
+                escaped = true;
+            else if (ch == '"')
+                in_string = false;
+            continue;
+        }
+        if (ch == '"') {
+            in_string = true;
+        } else if (ch == '/') {
+            *slash = true;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > JSON_MAX_DEPTH)
+                return error_set(err, 0, "%s: invalid JSON at line %zu, column %zu: nested deeper than %u levels",
+                                 name, line, col, JSON_MAX_DEPTH);
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+/* Validate with yajl's stream parser, which refuses comments and locates a
+ * syntax error by line and column (yajl_tree_parse reports no position). */
+static int json_check_syntax(const char *text, size_t len, const char *name, struct keel_error **err)
+{
     yajl_handle h = yajl_alloc(NULL, NULL, NULL);
     yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
-    if (st != yajl_status_ok) {
-        size_t off = yajl_get_bytes_consumed(h);
-        unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)text, len);
-        size_t line, col;
-        json_offset_to_line_col(text, off > len ? len : off, &line, &col);
-        cleanup_free char *m = xstrdup((const char *)msg);
-        yajl_free_error(h, msg);
+    if (st == yajl_status_ok) {
         yajl_free(h);
-        size_t ml = strlen(m);
-        while (ml > 0 && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
-            m[--ml] = '\0';
-        return error_set(err, 0, "%s: invalid JSON at line %zu, column %zu: %s", name, line, col, m);
+        return 0;
     }
+    size_t off = yajl_get_bytes_consumed(h);
+    unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)text, len);
+    size_t line, col;
+    json_offset_to_line_col(text, off > len ? len : off, &line, &col);
+    cleanup_free char *m = xstrdup((const char *)msg);
+    yajl_free_error(h, msg);
     yajl_free(h);
+    size_t ml = strlen(m);
+    while (ml > 0 && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
+        m[--ml] = '\0';
+    return error_set(err, 0, "%s: invalid JSON at line %zu, column %zu: %s", name, line, col, m);
+}
+
+int json_parse(const char *text, size_t len, const char *name, yajl_val *out, struct keel_error **err)
+{
+    bool slash = false;
+    if (json_check_depth(text, len, name, &slash, err) < 0)
+        return -1;
     cleanup_free char *copy = xstrndup(text, len);
     if (strlen(copy) != len)
         return error_set(err, 0, "%s: invalid JSON: contains a NUL byte", name);
+    /* A good document takes one pass; the stream check runs first only when
+     * a '/' could be a comment, and otherwise only to explain a failure. */
+    if (slash && json_check_syntax(text, len, name, err) < 0)
+        return -1;
     char ebuf[256] = "";
     yajl_val v = yajl_tree_parse(copy, ebuf, sizeof(ebuf));
-    if (v == NULL)
-        return error_set(err, 0, "%s: invalid JSON: %s", name, ebuf[0] ? ebuf : "parse error");
-    *out = v;
-    return 0;
+    if (v != NULL) {
+        *out = v;
+        return 0;
+    }
+    if (!slash && json_check_syntax(text, len, name, err) < 0)
+        return -1;
+    return error_set(err, 0, "%s: invalid JSON: %s", name, ebuf[0] ? ebuf : "parse error");
 }
 
 void json_freep(yajl_val *v)

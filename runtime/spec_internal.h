@@ -16,18 +16,6 @@
 
 struct keel_error;
 
-/* yajl builds and frees its tree recursively: a document nested a few
- * million levels deep would overflow the stack.  Real configs nest about 6
- * levels; refuse more than `max` before parsing.  *slash (optional) tells
- * whether a '/' occurs outside strings (a comment, which JSON forbids). */
-#define SPEC_MAX_DEPTH 256
-int spec_check_depth(const char *text, size_t len, const char *name, unsigned max, bool *slash,
-                     struct keel_error **err);
-
-/* json_parse with the depth check, and one yajl pass when the document is
- * good (json_parse makes two to report line and column). */
-int spec_json_parse(const char *text, size_t len, const char *name, yajl_val *out, struct keel_error **err);
-
 /* "base.key", or "key" when base is empty (caller frees). */
 char *spec_path_join(const char *base, const char *key);
 /* "base[i]" (caller frees). */

@@ -46,5 +46,21 @@ int main(void)
 
     CHECK(&c, json_parse("{\"a\":\"b\\u0000\"}", 15, "t", &v, &err) == 0 || err != NULL);
     json_freep(&v);
+    /* Deep nesting is refused before yajl's recursive tree builder runs. */
+    size_t depth = 100000;
+    char *deep = malloc(2 * depth + 1);
+    memset(deep, '[', depth);
+    memset(deep + depth, ']', depth);
+    deep[2 * depth] = '\0';
+    CHECK(&c, json_parse(deep, 2 * depth, "manifest", &v, &err) < 0);
+    CHECK(&c, err && strstr(err->msg, "manifest: invalid JSON at line 1, column 257: nested deeper than 256") != NULL);
+    free(deep);
+    /* Comments are not JSON; a '/' inside a string is fine. */
+    const char *comment = "{\"a\": 1 /* no */}";
+    CHECK(&c, json_parse(comment, strlen(comment), "auth.json", &v, &err) < 0);
+    CHECK(&c, err && strstr(err->msg, "auth.json: invalid JSON at line 1") != NULL);
+    const char *slash_in_string = "{\"path\": \"/a/b\"}";
+    CHECK(&c, json_parse(slash_in_string, strlen(slash_in_string), "t", &v, &err) == 0);
+    json_freep(&v);
     return unit_finish(&c);
 }
