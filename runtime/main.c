@@ -14,6 +14,7 @@
 #include "error.h"
 #include "keel.h"
 #include "log.h"
+#include "userns.h"
 
 static const struct keel_command keel_commands[] = {
     {"create", cmd_create, "create a container from a bundle"},
@@ -41,7 +42,8 @@ static void keel_print_usage(FILE *out)
     for (const struct keel_command *c = keel_commands; c->name; c++)
         fprintf(out, "  %-12s %s\n", c->name, c->summary);
     fprintf(out, "\nGlobal options:\n"
-                 "  --root DIR              state directory (default " KEEL_DEFAULT_ROOT ")\n"
+                 "  --root DIR              state directory (default " KEEL_DEFAULT_ROOT
+                 "; $XDG_RUNTIME_DIR/keel when not root)\n"
                  "  --log FILE              write logs to FILE (default: stderr)\n"
                  "  --log-format text|json  log line format (default text)\n"
                  "  --debug                 log debug messages\n"
@@ -76,7 +78,8 @@ enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, O
 
 /* Parses global options; returns the index of the command, or -1 with err.
  * *done is set when --help or --version was handled. */
-static int keel_parse_global(struct keel_context *ctx, int argc, char **argv, bool *done, struct keel_error **err)
+static int keel_parse_global(struct keel_context *ctx, int argc, char **argv, bool *done,
+                             struct keel_error **err)
 {
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
@@ -152,7 +155,8 @@ static const struct keel_command *keel_find_command(const char *name)
 
 int main(int argc, char **argv)
 {
-    struct keel_context ctx = {.root = KEEL_DEFAULT_ROOT, .rootless = KEEL_ROOTLESS_AUTO, .argv0 = argv[0]};
+    struct keel_context ctx = {.root = NULL, .rootless = KEEL_ROOTLESS_AUTO, .argv0 = argv[0]};
+    cleanup_free char *user_root = NULL;
     log_init_stderr(&ctx.log);
     cleanup_error struct keel_error *err = NULL;
     bool done = false;
@@ -163,6 +167,9 @@ int main(int argc, char **argv)
         status = cmd_index < 0 ? 1 : 0;
         goto out;
     }
+    if (!ctx.root) /* unprivileged callers default to $XDG_RUNTIME_DIR/keel, as runc */
+        ctx.root =
+            geteuid() != 0 && (user_root = userns_rootless_state_root()) ? user_root : KEEL_DEFAULT_ROOT;
     const struct keel_command *cmd = keel_find_command(argv[cmd_index]);
     if (cmd == NULL) {
         error_set(&err, 0, "unknown command \"%s\" (see `keel --help` for the list)", argv[cmd_index]);

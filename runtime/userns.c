@@ -210,3 +210,9 @@ bool userns_is_current(int fd)
     return fstat(fd, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_dev == b.st_dev &&
            a.st_ino == b.st_ino;
 }
+
+char *userns_rootless_state_root(void)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    return xdg && xdg[0] == '/' ? xasprintf("%s/keel", xdg) : NULL;
+}

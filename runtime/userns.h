@@ -36,4 +36,9 @@ pid_t userns_clone_inside(int userns_fd, userns_clone_fn clone_fn, const void *a
 /* True when `fd` is the user namespace this process is already in. */
 bool userns_is_current(int fd);
 
+/* The state root of an unprivileged caller without --root:
+ * $XDG_RUNTIME_DIR/keel (as runc uses $XDG_RUNTIME_DIR/runc), or NULL when
+ * the variable is unset or not absolute.  Caller frees. */
+char *userns_rootless_state_root(void);
+
 #endif

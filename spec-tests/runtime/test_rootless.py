@@ -251,3 +251,23 @@ def test_rootless_idmapped_mount_is_a_clear_error(rb, runtime_path):
         assert "/idm" in r.stderr, r.stderr
     finally:
         shutil.rmtree(src)
+
+
+def test_rootless_state_goes_under_xdg_runtime_dir(rb, user):
+    """Without --root, an unprivileged caller's state lives in
+    $XDG_RUNTIME_DIR/<runtime> (runc: .../runc, keel: .../keel)."""
+    _, runtime_dir = user
+    rb.config["process"]["args"] = ["sleep", "30"]
+    rb.config["process"]["terminal"] = False
+    rb.write()
+    r = as_user(user, rb.rt_path, "run", "-d", "--bundle", rb.path, "xdg")
+    try:
+        assert r.returncode == 0, r.stderr
+        state = os.path.join(runtime_dir, os.path.basename(rb.rt_path), "xdg")
+        assert os.path.isdir(state), os.listdir(runtime_dir)
+        r = as_user(user, rb.rt_path, "list", "-q")
+        assert "xdg" in r.stdout.split()
+    finally:
+        r = as_user(user, rb.rt_path, "delete", "--force", "xdg")
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(os.path.join(runtime_dir, os.path.basename(rb.rt_path), "xdg"))
