@@ -5,6 +5,8 @@ elsewhere are not repeated: a static symlink as mount destination
 hook (test_masked.py), /proc/self/exe and leaked fds (test_cve.py).
 Runs against keel and runc (RUNTIME=/usr/sbin/runc)."""
 import ctypes
+import json
+import shutil
 import os
 import signal
 import subprocess
@@ -366,3 +368,57 @@ def test_detached_container_and_exec_leave_nothing_of_the_host(rt, bundle, probe
     rt.run("delete", "--force", "det")
     check_signals(init_out, rt)
     check_signals(exec_out, rt)
+
+
+def test_exec_process_keeps_no_new_privileges_across_setuid(rt, bundle, probe_binary, tmp_path):
+    """`exec --process` of a setuid-root binary as uid 1000 with
+    noNewPrivileges: no privilege is gained in the running container."""
+    probe = install_probe(probe_binary, bundle, setuid=True)
+    bundle.config["root"]["readonly"] = False
+    bundle.set_args("sleep", "60")
+    run_files(rt, "run", "-d", "--bundle", bundle.path, "ex", check=True)
+    proc = {"terminal": False, "user": {"uid": 1000, "gid": 1000}, "args": [probe, "status"],
+            "env": ["PATH=/bin"], "cwd": "/", "noNewPrivileges": True,
+            "capabilities": {"bounding": ["CAP_KILL"], "effective": [], "permitted": []}}
+    f = tmp_path / "process.json"
+    f.write_text(json.dumps(proc))
+    r = rt.run("exec", "--process", str(f), "ex")
+    rt.run("delete", "--force", "ex")
+    assert r.returncode == 0, r.stderr
+    st = fields(r.stdout)
+    assert st["euid"] == "1000" and st["NoNewPrivs"] == "1", r.stdout
+    assert cap(st["CapEff"]) == 0 and cap(st["CapPrm"]) == 0, r.stdout
+    assert st["setuid0"] != "ok" and st["mount"] != "ok", r.stdout
+
+
+@pytest.mark.parametrize("flags", ["+p", "+ep"])
+def test_file_capabilities_are_capped_by_the_bounding_set(rt, bundle, probe_binary, flags):
+    """A binary carrying file capabilities (cap_sys_admin, cap_chown...)
+    run by a non-root user without noNewPrivileges gets nothing beyond the
+    bounding set.  With the effective bit (+ep) the kernel refuses to run it
+    at all when it cannot grant them (the runtime reports EPERM)."""
+    if not shutil.which("setcap"):
+        pytest.skip("setcap (libcap2-bin) is not installed")
+    probe = install_probe(probe_binary, bundle, name="capprobe")
+    r = subprocess.run(["setcap", "cap_sys_admin,cap_chown,cap_mknod,cap_kill" + flags,
+                        os.path.join(bundle.rootfs, "bin", "capprobe")], stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot set file capabilities here: " + r.stderr)
+    bundle.config["root"]["readonly"] = False
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.config["process"]["noNewPrivileges"] = False
+    bundle.config["process"]["capabilities"] = {"bounding": ["CAP_KILL"], "effective": [], "permitted": [],
+                                                "inheritable": [], "ambient": []}
+    with open(os.path.join(bundle.rootfs, "tmp", "probe-file"), "w") as f:
+        f.write("x")
+    bundle.set_args(probe, "status")
+    r = rt.run("run", "--bundle", bundle.path, "fcaps")
+    if flags == "+ep" and r.returncode != 0:
+        assert "not permitted" in r.stderr.lower(), r.stderr
+        return
+    assert r.returncode == 0, r.stderr
+    st = fields(r.stdout)
+    assert cap(st["CapPrm"]) == 1 << CAP_KILL, r.stdout  # the file's kill survives, nothing else
+    assert cap(st["CapEff"]) & ~(1 << CAP_KILL) == 0, r.stdout
+    for op in ("chown", "mount", "mknod"):
+        assert st[op] != "ok", (op, r.stdout)
