@@ -106,18 +106,28 @@ def test_no_host_fds_in_container(rt, bundle, tmp_path):
         assert rt.root not in target
 
 
-def test_proc_symlink_to_host_is_not_followed(rt, bundle, tmp_path):
+@pytest.mark.parametrize("name", ["proc", "sys"])
+def test_proc_and_sys_symlink_to_host_is_not_followed(rt, bundle, tmp_path, name):
+    """The image makes /proc (or /sys) a symlink to a host directory. A
+    createContainer hook (container mount namespace, before pivot_root, host
+    paths visible) looks at that host directory: proc or sysfs must not have
+    been mounted there."""
     target = tmp_path / "hostdir"
     target.mkdir()
-    proc = os.path.join(bundle.rootfs, "proc")
-    os.rmdir(proc)
-    os.symlink(str(target), proc)
+    seen = tmp_path / "seen"
+    link = os.path.join(bundle.rootfs, name)
+    os.rmdir(link)
+    os.symlink(str(target), link)
+    bundle.config["hooks"] = {"createContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "ls -A %s > %s" % (target, seen)]}]}
     bundle.set_args("true")
-    r = run_files(rt, "run", "--bundle", bundle.path, "ps")
-    # A proc mounted through the symlink would land on the host directory.
-    with open("/proc/self/mounts") as f:
-        assert str(target) not in f.read()
+    r = run_files(rt, "run", "--bundle", bundle.path, "ps" + name)
+    if seen.exists():
+        assert seen.read_text() == "", "%s was mounted onto the host directory" % name
+    else:
+        assert r.returncode != 0  # refused before the hook ran
     assert os.listdir(str(target)) == []
+    assert os.path.islink(link)
 
 
 def test_no_internal_fd_in_unused_preserved_slots(rt, bundle, tmp_path):
