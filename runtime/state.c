@@ -206,6 +206,11 @@ int state_read(int dirfd, const char *id, struct container_state **out, struct k
         s->oci_version = xstrdup("1.2.0");
     if (!s->owner)
         s->owner = xstrdup("");
+    /* A damaged state.json: the writers and `keel state` print these. */
+    if (!s->rootfs)
+        s->rootfs = xstrdup("");
+    if (!s->created)
+        s->created = xstrdup("");
     *out = s;
     return 0;
 }
