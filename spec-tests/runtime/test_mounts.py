@@ -293,8 +293,9 @@ def test_recursive_attributes_reach_submounts(rt, bundle, tmp_path):
 
 @pytest.mark.parametrize("opt", ["idmap", "ridmap"])
 def test_idmap_options_are_not_ignored(rt, bundle, tmp_path, opt):
-    """keel refuses idmapped mounts for now (runc 1.2 implements them);
-    never silently a plain bind."""
+    """An idmapped bind with no mapping to use (no user namespace, no
+    mount mappings) is an error, never silently a plain bind (the working
+    cases are in test_idmap.py)."""
     skip_if_runc_older(rt, (1, 2, 0), "ignores idmap/ridmap on a bind and makes a plain one")
     src = tmp_path / "src"
     src.mkdir()
