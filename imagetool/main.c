@@ -47,39 +47,32 @@ static void hoist_print_usage(FILE *out)
                  "Run `hoist COMMAND --help` for a command's options.\n");
 }
 
-enum { OPT_STORE = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG };
+enum { OPT_STORE = 256 };
 
 static int hoist_parse_global(struct hoist_context *ctx, int argc, char **argv, bool *done,
                               struct keel_error **err)
 {
     static const struct option opts[] = {
+        LOG_CLI_OPTIONS,
         {"store", required_argument, NULL, OPT_STORE},
-        {"log", required_argument, NULL, OPT_LOG},
-        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-        {"debug", no_argument, NULL, OPT_DEBUG},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
-    const char *log_path = NULL;
-    enum log_format format = LOG_FORMAT_TEXT;
+    struct log_cli lc;
+    log_cli_init(&lc);
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
+        int r = log_cli_option(&lc, c, optarg, err);
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            continue;
         switch (c) {
         case OPT_STORE:
             ctx->store = optarg;
-            break;
-        case OPT_LOG:
-            log_path = optarg;
-            break;
-        case OPT_LOG_FORMAT:
-            if (log_parse_format(optarg, &format, err) < 0)
-                return -1;
-            break;
-        case OPT_DEBUG:
-            ctx->debug = true;
             break;
         case 'h':
             hoist_print_usage(stdout);
@@ -94,11 +87,9 @@ static int hoist_parse_global(struct hoist_context *ctx, int argc, char **argv, 
                              argv[optind - 1]);
         }
     }
-    if (log_path && log_open_file(&ctx->log, log_path, err) < 0)
+    ctx->debug = lc.debug;
+    if (log_cli_apply(&lc, &ctx->log, err) < 0)
         return -1;
-    ctx->log.format = format;
-    if (ctx->debug)
-        ctx->log.min_level = LOG_LEVEL_DEBUG;
     if (optind >= argc)
         return error_set(err, 0, "no command given (see `hoist --help`)");
     return optind;

@@ -50,6 +50,39 @@ int log_parse_format(const char *s, enum log_format *out, struct keel_error **er
     return 0;
 }
 
+void log_cli_init(struct log_cli *o)
+{
+    o->path = NULL;
+    o->format = LOG_FORMAT_TEXT;
+    o->debug = false;
+}
+
+int log_cli_option(struct log_cli *o, int c, const char *arg, struct keel_error **err)
+{
+    switch (c) {
+    case LOG_OPT_LOG:
+        o->path = arg;
+        return 1;
+    case LOG_OPT_LOG_FORMAT:
+        return log_parse_format(arg, &o->format, err) < 0 ? -1 : 1;
+    case LOG_OPT_DEBUG:
+        o->debug = true;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int log_cli_apply(const struct log_cli *o, struct keel_log *log, struct keel_error **err)
+{
+    if (o->path && log_open_file(log, o->path, err) < 0)
+        return -1;
+    log->format = o->format;
+    if (o->debug)
+        log->min_level = LOG_LEVEL_DEBUG;
+    return 0;
+}
+
 void log_close(struct keel_log *log)
 {
     if (!log->to_stderr && log->fd >= 0)

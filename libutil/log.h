@@ -27,6 +27,29 @@ int log_open_file(struct keel_log *log, const char *path, struct keel_error **er
 int log_parse_format(const char *s, enum log_format *out, struct keel_error **err);
 void log_close(struct keel_log *log);
 
+/* The global options --log, --log-format and --debug, which keel and hoist
+ * share: list LOG_CLI_OPTIONS in the getopt_long table, offer every option
+ * to log_cli_option first, then call log_cli_apply once parsing is done. */
+enum { LOG_OPT_LOG = 0x4c00, LOG_OPT_LOG_FORMAT, LOG_OPT_DEBUG };
+#define LOG_CLI_OPTIONS                                                                                      \
+    {"log", required_argument, NULL, LOG_OPT_LOG},                                                           \
+        {"log-format", required_argument, NULL, LOG_OPT_LOG_FORMAT},                                         \
+    {                                                                                                        \
+        "debug", no_argument, NULL, LOG_OPT_DEBUG                                                            \
+    }
+
+struct log_cli {
+    const char *path; /* --log FILE, or NULL for stderr */
+    enum log_format format;
+    bool debug;
+};
+
+void log_cli_init(struct log_cli *o);
+/* Take getopt_long's result c: 1 = it was a log option, 0 = not one, -1 = bad --log-format value. */
+int log_cli_option(struct log_cli *o, int c, const char *arg, struct keel_error **err);
+/* Open the --log file (if any) and set the format and level on log. */
+int log_cli_apply(const struct log_cli *o, struct keel_log *log, struct keel_error **err);
+
 void log_write(const struct keel_log *log, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define log_debug(l, ...) log_write((l), LOG_LEVEL_DEBUG, __VA_ARGS__)

@@ -74,7 +74,7 @@ static int keel_parse_rootless(const char *s, enum keel_rootless *out, struct ke
     return 0;
 }
 
-enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_ROOTLESS, OPT_CRIU };
+enum { OPT_ROOT = 256, OPT_SYSTEMD_CGROUP, OPT_ROOTLESS, OPT_CRIU };
 
 /* Parses global options; returns the index of the command, or -1 with err.
  * *done is set when --help or --version was handled. */
@@ -83,9 +83,7 @@ static int keel_parse_global(struct keel_context *ctx, int argc, char **argv, bo
 {
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
-        {"log", required_argument, NULL, OPT_LOG},
-        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-        {"debug", no_argument, NULL, OPT_DEBUG},
+        LOG_CLI_OPTIONS,
         {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD_CGROUP},
         {"rootless", required_argument, NULL, OPT_ROOTLESS},
         {"criu", required_argument, NULL, OPT_CRIU},
@@ -93,24 +91,19 @@ static int keel_parse_global(struct keel_context *ctx, int argc, char **argv, bo
         {"version", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
-    const char *log_path = NULL;
-    enum log_format format = LOG_FORMAT_TEXT;
+    struct log_cli lc;
+    log_cli_init(&lc);
     cli_reset_getopt();
     int c;
     while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
+        int r = log_cli_option(&lc, c, optarg, err);
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            continue;
         switch (c) {
         case OPT_ROOT:
             ctx->root = optarg;
-            break;
-        case OPT_LOG:
-            log_path = optarg;
-            break;
-        case OPT_LOG_FORMAT:
-            if (log_parse_format(optarg, &format, err) < 0)
-                return -1;
-            break;
-        case OPT_DEBUG:
-            ctx->debug = true;
             break;
         case OPT_SYSTEMD_CGROUP:
             ctx->systemd_cgroup = true;
@@ -135,11 +128,9 @@ static int keel_parse_global(struct keel_context *ctx, int argc, char **argv, bo
                              argv[optind - 1]);
         }
     }
-    if (log_path && log_open_file(&ctx->log, log_path, err) < 0)
+    ctx->debug = lc.debug;
+    if (log_cli_apply(&lc, &ctx->log, err) < 0)
         return -1;
-    ctx->log.format = format;
-    if (ctx->debug)
-        ctx->log.min_level = LOG_LEVEL_DEBUG;
     if (optind >= argc)
         return error_set(err, 0, "no command given (see `keel --help`)");
     return optind;
