@@ -263,3 +263,19 @@ def test_exec_paused(rt, container, tmp_path):
             rt.run("resume", cid)
             p.kill()
     assert "ran-after-resume" in out.read_text()
+
+
+def test_exec_follows_the_bundle_config(rt, container, bundle):
+    """Like runc, an exec takes its defaults from the bundle's config.json as it is now
+    (keel keeps a parsed copy and must notice the edit)."""
+    cid = container()
+    r = rt.run("exec", cid, "sh", "-c", "echo $TERM")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "xterm"
+    r = rt.run("exec", cid, "sh", "-c", "echo $TERM")  # from keel's copy
+    assert r.stdout.strip() == "xterm"
+    bundle.config["process"]["env"] = ["PATH=/bin", "TERM=edited"]
+    bundle.write()
+    r = rt.run("exec", cid, "sh", "-c", "echo $TERM")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "edited"
