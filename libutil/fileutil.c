@@ -88,15 +88,15 @@ int file_read_whole(const char *path, size_t max, char **out, size_t *len, struc
     return file_read_whole_at(AT_FDCWD, path, max, out, len, err);
 }
 
-int file_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-                         struct keel_error **err)
+int file_replace_at(int dirfd, const char *name, const char *tmp, const void *data, size_t len, mode_t mode,
+                    unsigned flags, struct keel_error **err)
 {
-    cleanup_free char *tmp = xasprintf("%s.tmp.%d", name, (int)getpid());
-    cleanup_close int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    int excl = (flags & FILE_REPLACE_EXCL) ? O_EXCL : O_TRUNC;
+    cleanup_close int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | excl | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return error_set(err, errno, "creating `%s`", tmp);
     int r = fd_write_all(fd, data, len);
-    if (r == 0 && fsync(fd) < 0)
+    if (r == 0 && (flags & FILE_REPLACE_SYNC) && fsync(fd) < 0)
         r = -errno;
     if (r == 0 && close(steal_fd(&fd)) < 0)
         r = -errno;
@@ -109,6 +109,8 @@ int file_write_atomic_at(int dirfd, const char *name, const void *data, size_t l
         unlinkat(dirfd, tmp, 0);
         return error_set(err, saved, "renaming `%s` to `%s`", tmp, name);
     }
+    if (!(flags & FILE_REPLACE_SYNC))
+        return 0;
     /* Make the rename itself durable. */
     cleanup_free char *dir = NULL;
     const char *slash = strrchr(name, '/');
@@ -118,6 +120,13 @@ int file_write_atomic_at(int dirfd, const char *name, const void *data, size_t l
     if (dfd >= 0)
         (void)fsync(dfd);
     return 0;
+}
+
+int file_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                         struct keel_error **err)
+{
+    cleanup_free char *tmp = xasprintf("%s.tmp.%d", name, (int)getpid());
+    return file_replace_at(dirfd, name, tmp, data, len, mode, FILE_REPLACE_SYNC, err);
 }
 
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct keel_error **err)

@@ -26,6 +26,16 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 int file_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                          struct keel_error **err);
 
+enum {
+    FILE_REPLACE_SYNC = 1 << 0, /* fsync the file and its directory: the new content survives a crash */
+    FILE_REPLACE_EXCL = 1 << 1, /* tmp must not exist yet (a name unique to this writer) */
+};
+/* The step under file_write_atomic_at, for callers that name the temporary
+ * file themselves (in name's directory) or do not need durability: write
+ * data to tmp, rename it over name; tmp is removed on failure. */
+int file_replace_at(int dirfd, const char *name, const char *tmp, const void *data, size_t len, mode_t mode,
+                    unsigned flags, struct keel_error **err);
+
 /* Write a string to an existing file (cgroup, /proc knobs): no O_CREAT. */
 int file_write_string(const char *path, const char *s, struct keel_error **err);
 int file_write_string_at(int dirfd, const char *name, const char *s, struct keel_error **err);

@@ -129,22 +129,7 @@ static int write_replace_at(int dirfd, const char *name, const void *data, size_
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     cleanup_free char *tmp = xasprintf(".%s.tmp.%d.%lx", name, (int)getpid(), (unsigned long)ts.tv_nsec);
-    cleanup_close int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return error_set(err, errno, "creating `%s`", tmp);
-    int r = fd_write_all(fd, data, len);
-    if (r == 0 && close(steal_fd(&fd)) < 0)
-        r = -errno;
-    if (r < 0) {
-        unlinkat(dirfd, tmp, 0);
-        return error_set(err, -r, "writing `%s`", tmp);
-    }
-    if (renameat(dirfd, tmp, dirfd, name) < 0) {
-        int saved = errno;
-        unlinkat(dirfd, tmp, 0);
-        return error_set(err, saved, "renaming `%s` to `%s`", tmp, name);
-    }
-    return 0;
+    return file_replace_at(dirfd, name, tmp, data, len, 0600, FILE_REPLACE_EXCL, err);
 }
 
 static int save_with_key(const struct seccomp_program *p, const char *key, int dirfd, const char *name,
