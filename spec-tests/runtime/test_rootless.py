@@ -63,7 +63,7 @@ def user():
         subprocess.run(["userdel", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def as_user(user, rt_path, *args, env_extra=None, timeout=60):
+def as_user(user, rt_path, *args, env_extra=None, timeout=60, preexec_fn=None):
     pw, runtime_dir = user
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR": runtime_dir, "HOME": runtime_dir,
            "USER": pw.pw_name}
@@ -71,7 +71,8 @@ def as_user(user, rt_path, *args, env_extra=None, timeout=60):
     cmd = ["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--clear-groups", "--reset-env",
            "--", "env"] + ["%s=%s" % kv for kv in env.items()] + [rt_path] + list(args)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout)
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout,
+                           preexec_fn=preexec_fn)
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(cmd, r.returncode, out.read(), err.read())
@@ -271,3 +272,80 @@ def test_rootless_state_goes_under_xdg_runtime_dir(rb, user):
         r = as_user(user, rb.rt_path, "delete", "--force", "xdg")
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(os.path.join(runtime_dir, os.path.basename(rb.rt_path), "xdg"))
+
+
+def cgroup_hierarchies():
+    """(mountpoint, path of this process) of every cgroup hierarchy."""
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            n, ctrl, path = line.rstrip("\n").split(":", 2)
+            own[ctrl] = path
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, post = line.split(" - ", 1)
+            fstype, _, sopts = post.split()[:3]
+            mp = pre.split()[4]
+            if fstype == "cgroup2":
+                out.append((mp, own.get("", "/")))
+            elif fstype == "cgroup":
+                key = ",".join(o for o in sopts.split(",") if o not in ("rw", "ro") and not o.startswith("clone"))
+                for ctrl, path in own.items():
+                    if ctrl and set(ctrl.split(",")) == set(key.split(",")):
+                        out.append((mp, path))
+    return out
+
+
+def test_rootless_with_a_delegated_cgroup_gets_its_limits(rb, user):
+    """Root delegates a cgroup directory (chowned to the user) in every
+    hierarchy and starts the user's runtime in it: the container gets a
+    cgroup below it with its memory limit."""
+    pw, _ = user
+    name = "keel-rl-deleg-%d" % os.getpid()
+    made = []
+    try:
+        for mp, path in cgroup_hierarchies():
+            d = os.path.join(mp + path, name)
+            os.mkdir(d)
+            made.append(d)
+            if os.path.exists(os.path.join(d, "cpuset.cpus")):
+                for f in ("cpuset.cpus", "cpuset.mems"):
+                    with open(os.path.join(os.path.dirname(d), f)) as src, open(os.path.join(d, f), "w") as dst:
+                        dst.write(src.read())
+            chown_tree(d, pw.pw_uid, pw.pw_gid)
+        if not made:
+            pytest.skip("no cgroup hierarchy mounted")
+
+        def enter():
+            for d in made:
+                with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+
+        rb.config["linux"]["cgroupsPath"] = "ctr"
+        rb.config["linux"]["resources"] = {"memory": {"limit": 64 * 1024 * 1024}}
+        rb.config["process"]["args"] = ["sleep", "30"]
+        rb.config["process"]["terminal"] = False
+        rb.write()
+        r = as_user(user, rb.rt_path, "--root", rb.root, "run", "-d", "--bundle", rb.path, "deleg",
+                    preexec_fn=enter)
+        assert r.returncode == 0, r.stderr
+        try:
+            mem = [d for d in made if "/memory/" in d or d.rstrip("/").endswith("/memory")]
+            limit_file = os.path.join(mem[0], "ctr", "memory.limit_in_bytes") if mem else None
+            if limit_file is None:  # cgroup v2 only
+                limit_file = os.path.join(made[0], "ctr", "memory.max")
+            with open(limit_file) as f:
+                assert int(f.read()) == 64 * 1024 * 1024
+            st = json.loads(as_user(user, rb.rt_path, "--root", rb.root, "state", "deleg").stdout)
+            with open("/proc/%d/cgroup" % st["pid"]) as f:
+                assert "/%s/ctr" % name in f.read()
+        finally:
+            r = as_user(user, rb.rt_path, "--root", rb.root, "delete", "--force", "deleg")
+        assert r.returncode == 0, r.stderr
+    finally:
+        for d in reversed(made):
+            sub = os.path.join(d, "ctr")
+            if os.path.isdir(sub):
+                os.rmdir(sub)
+            os.rmdir(d)
