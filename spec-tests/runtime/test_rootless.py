@@ -349,3 +349,26 @@ def test_rootless_with_a_delegated_cgroup_gets_its_limits(rb, user):
             if os.path.isdir(sub):
                 os.rmdir(sub)
             os.rmdir(d)
+
+
+def test_rootless_exec_kill_and_what_needs_a_cgroup(rb):
+    """exec and kill work for the user's container; pause and update need a
+    cgroup the user does not have: clear errors, and the container goes on."""
+    rb.config["process"]["args"] = ["sleep", "30"]
+    rb.config["process"]["terminal"] = False
+    rb.write()
+    r = rb.run("run", "-d", "--bundle", rb.path, "ops")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = rb.run("exec", "ops", "sh", "-c", "id -u; cat /proc/self/uid_map")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split()[0] == "0"
+        r = rb.run("pause", "ops")
+        assert r.returncode != 0
+        assert "cgroup" in r.stderr.lower() or "rootless" in r.stderr.lower(), r.stderr
+        st = json.loads(rb.run("state", "ops").stdout)
+        assert st["status"] == "running"
+        r = rb.run("kill", "ops", "KILL")
+        assert r.returncode == 0, r.stderr
+    finally:
+        rb.run("delete", "--force", "ops")
