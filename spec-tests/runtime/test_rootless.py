@@ -372,3 +372,19 @@ def test_rootless_exec_kill_and_what_needs_a_cgroup(rb):
         assert r.returncode == 0, r.stderr
     finally:
         rb.run("delete", "--force", "ops")
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_rootless_with_podmans_seccomp_profile(rb, nnp):
+    """The user's container loads podman's default profile, with and without
+    noNewPrivileges (the init has CAP_SYS_ADMIN in its own user namespace,
+    which the kernel requires without no_new_privs): the filter is in force."""
+    from seccomp_profiles import PODMAN_PROFILE, podman_default
+    if not os.path.exists(PODMAN_PROFILE):
+        pytest.skip("%s (containers-common) is not installed" % PODMAN_PROFILE)
+    rb.config["linux"]["seccomp"] = podman_default()
+    rb.config["process"]["noNewPrivileges"] = nnp
+    r = rb.run_sh("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    assert "Seccomp:\t2" in r.stdout, r.stdout
+    assert "NoNewPrivs:\t%d" % nnp in r.stdout, r.stdout
