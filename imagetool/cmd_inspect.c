@@ -205,12 +205,7 @@ int cmd_inspect(struct hoist_context *ctx, int argc, char **argv, struct keel_er
         return r < 0 ? error_prefix(err, "inspecting %s", name) : 0;
     }
     struct registry_options ro;
-    registry_options_init(&ro);
-    ro.tls_verify = rc.tls_verify;
-    ro.cert_dir = rc.cert_dir;
-    ro.creds = rc.creds;
-    ro.authfile = rc.authfile;
-    ro.log = &ctx->log;
+    registry_cli_to_options(&rc, &ctx->log, &ro);
     cleanup_registry struct registry_client *cl = NULL;
     if (registry_open(ref->registry, ref->repository, &ro, &cl, err) < 0)
         return error_prefix(err, "inspecting %s", name);

@@ -52,12 +52,7 @@ int cmd_tags(struct hoist_context *ctx, int argc, char **argv, struct keel_error
     if (ref_parse_repository(argv[optind], &ref, err) < 0)
         return -1;
     struct registry_options ro;
-    registry_options_init(&ro);
-    ro.tls_verify = rc.tls_verify;
-    ro.cert_dir = rc.cert_dir;
-    ro.creds = rc.creds;
-    ro.authfile = rc.authfile;
-    ro.log = &ctx->log;
+    registry_cli_to_options(&rc, &ctx->log, &ro);
     cleanup_registry struct registry_client *cl = NULL;
     if (registry_open(ref->registry, ref->repository, &ro, &cl, err) < 0)
         return -1;

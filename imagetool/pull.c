@@ -22,15 +22,15 @@ void pull_options_init(struct pull_options *o)
     o->retry_times = -1;
 }
 
-static void registry_options_from_pull(struct registry_options *ro, const struct pull_options *o,
-                                       const struct hoist_context *ctx)
+void pull_registry_options(const struct pull_options *o, const struct keel_log *log,
+                           struct registry_options *ro)
 {
     registry_options_init(ro);
     ro->tls_verify = o->tls_verify;
     ro->cert_dir = o->cert_dir;
     ro->creds = o->creds;
     ro->authfile = o->authfile;
-    ro->log = &ctx->log;
+    ro->log = log;
     if (o->retry_times >= 0)
         ro->max_attempts = o->retry_times + 1;
     ro->timeout_s = o->stall_timeout_s;
@@ -185,7 +185,7 @@ int pull_image_to(struct hoist_context *ctx, const char *layout_dir, const char 
     if (store_open(layout_dir, true, &s, err) < 0)
         return -1;
     struct registry_options ro;
-    registry_options_from_pull(&ro, opts, ctx);
+    pull_registry_options(opts, &ctx->log, &ro);
     cleanup_registry struct registry_client *c = NULL;
     if (registry_open(ref->registry, ref->repository, &ro, &c, err) < 0)
         return error_prefix(err, "pulling %s", ref_name);

@@ -28,6 +28,10 @@ struct pull_options {
 };
 
 void pull_options_init(struct pull_options *o);
+/* Initialise ro with the registry side of o (TLS, credentials, retries, timeout). */
+struct registry_options;
+void pull_registry_options(const struct pull_options *o, const struct keel_log *log,
+                           struct registry_options *ro);
 
 /* Pull ref (any reference form) into ctx->store and tag it with
  * ref_format(). *resolved_manifest_digest (optional) receives the digest of

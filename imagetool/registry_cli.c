@@ -3,12 +3,24 @@
 #include <strings.h>
 
 #include "error.h"
+#include "registry.h"
 #include "registry_cli.h"
 
 void registry_cli_init(struct registry_cli *o)
 {
     memset(o, 0, sizeof(*o));
     o->tls_verify = true;
+}
+
+void registry_cli_to_options(const struct registry_cli *o, const struct keel_log *log,
+                             struct registry_options *ro)
+{
+    registry_options_init(ro);
+    ro->tls_verify = o->tls_verify;
+    ro->cert_dir = o->cert_dir;
+    ro->creds = o->creds;
+    ro->authfile = o->authfile;
+    ro->log = log;
 }
 
 int parse_bool_arg(const char *opt, const char *s, bool *out, struct keel_error **err)

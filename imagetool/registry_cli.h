@@ -7,6 +7,8 @@
 #include <stdbool.h>
 
 struct keel_error;
+struct keel_log;
+struct registry_options;
 
 enum {
     REGISTRY_OPT_TLS_VERIFY = 1000,
@@ -39,6 +41,9 @@ struct registry_cli {
 void registry_cli_init(struct registry_cli *o);
 /* Handle option c (from getopt_long); 1 = handled, 0 = not ours, -1 = bad value. */
 int registry_cli_option(struct registry_cli *o, int c, const char *arg, struct keel_error **err);
+/* Initialise ro with the parsed options; log (may be NULL) gets debug lines. */
+void registry_cli_to_options(const struct registry_cli *o, const struct keel_log *log,
+                             struct registry_options *ro);
 /* "true"/"false"/"1"/"0"/"yes"/"no". */
 int parse_bool_arg(const char *opt, const char *s, bool *out, struct keel_error **err);
 

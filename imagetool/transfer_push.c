@@ -119,15 +119,8 @@ int push_image(struct hoist_context *ctx, const char *layout_dir, const char *ta
         store_entries_free(e, n);
     }
     struct registry_options ro;
-    registry_options_init(&ro);
-    ro.tls_verify = opts->tls_verify;
-    ro.cert_dir = opts->cert_dir;
-    ro.creds = opts->creds;
-    ro.authfile = opts->authfile;
-    ro.log = &ctx->log;
+    pull_registry_options(opts, &ctx->log, &ro);
     ro.push = true;
-    if (opts->retry_times >= 0)
-        ro.max_attempts = opts->retry_times + 1;
     cleanup_registry struct registry_client *c = NULL;
     cleanup_free char *name = ref_format(ref);
     int r = registry_open(ref->registry, ref->repository, &ro, &c, err);
