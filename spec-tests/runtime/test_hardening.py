@@ -161,9 +161,9 @@ def restore_host(before):
 
 
 def test_host_kernel_knobs_cannot_be_written(rt, bundle):
-    """Default container: direct writes, a remount, a fresh procfs and a new
-    user namespace (where the process gets every capability) all fail to
-    change the host's kernel settings.  sysrq-trigger only gets "h" (help),
+    """Default container: direct writes, a remount and a fresh procfs all
+    fail to change the host's kernel settings (the same from a nested user
+    namespace: test_masks_and_read_only_root_hold_in_a_nested_user_namespace).  sysrq-trigger only gets "h" (help),
     which is harmless if the attack succeeds."""
     before = {p: read_host(p) for p in ESCAPES}
     before["/proc/sys/kernel/sysrq"] = read_host("/proc/sys/kernel/sysrq")
@@ -176,10 +176,6 @@ def test_host_kernel_knobs_cannot_be_written(rt, bundle):
         "umount /proc/sys && echo WROTE umount",
         "mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo WROTE freshproc",
         "mount -t sysfs sysfs /tmp/p && echo WROTE freshsys",
-        "unshare -Urm sh -c 'umount -l /proc/sys && echo WROTE userns-umount; "
-        "mount -o remount,rw /proc/sys && echo WROTE userns-remount; "
-        "echo x > /proc/sys/kernel/core_pattern && echo WROTE userns-core; "
-        "mount -t proc proc /tmp/p && echo WROTE userns-proc' ",
         "echo done",
     ]
     bundle.config["root"]["readonly"] = False
@@ -422,3 +418,42 @@ def test_file_capabilities_are_capped_by_the_bounding_set(rt, bundle, probe_bina
     assert cap(st["CapEff"]) & ~(1 << CAP_KILL) == 0, r.stdout
     for op in ("chown", "mount", "mknod"):
         assert st[op] != "ok", (op, r.stdout)
+
+
+def test_masks_and_read_only_root_hold_in_a_nested_user_namespace(rt, bundle):
+    """The process (uid 1000: root without CAP_SETFCAP may not map uid 0)
+    makes its own user+mount namespace, where it has every capability (no
+    seccomp in this config), and tries to peel the masks off, make the
+    read-only root and /proc/sys writable and mount a fresh procfs: the
+    mounts it inherited are locked and the host's settings stay as they are."""
+    with open("/proc/sys/kernel/core_pattern") as f:
+        core = f.read()
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.config["linux"]["maskedPaths"] = ["/proc/kcore", "/proc/keys", "/sys/firmware"]
+    script = ("unshare -Urm sh -c '"
+              "id -u; grep CapEff /proc/self/status; "
+              "umount /proc/keys && echo PEELED keys; umount -l /proc/kcore && echo PEELED kcore; "
+              "umount -l /sys/firmware && echo PEELED firmware; "
+              "mount -o remount,rw / && echo PEELED rootrw; mount -o remount,rw,bind / && echo PEELED rootbind; "
+              "touch /escape && echo PEELED touch; "
+              "umount -l /proc/sys && echo PEELED procsys; mount -o remount,rw /proc/sys && echo PEELED sysrw; "
+              "echo x > /proc/sys/kernel/core_pattern && echo PEELED core; "
+              "mkdir -p /tmp/p; mount -t proc proc /tmp/p && echo PEELED freshproc; "
+              "echo keys=$(cat /proc/keys | wc -c); echo fw=$(ls /sys/firmware | wc -l)' 2>&1; echo done")
+    try:
+        r = run_in(rt, bundle, script)
+    finally:
+        with open("/proc/sys/kernel/core_pattern") as f:
+            after = f.read()
+        if after != core:
+            with open("/proc/sys/kernel/core_pattern", "w") as f:
+                f.write(core)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "0", r.stdout  # root in the nested namespace ...
+    assert int(lines[1].split()[1], 16) != 0, r.stdout  # ... with capabilities there
+    assert "done" in r.stdout
+    assert "PEELED" not in r.stdout, r.stdout
+    assert "keys=0" in r.stdout and "fw=0" in r.stdout, r.stdout
+    assert not os.path.exists(os.path.join(bundle.rootfs, "escape"))
+    assert after == core
