@@ -79,6 +79,16 @@ int ns_plan_build(const struct spec_config *cfg, struct ns_plan *plan, struct ke
                          "linux.namespaces: joining a mount or time namespace by path together with "
                          "creating a user namespace is not supported");
     }
+    /* Without privileges only a user namespace lets clone make the others:
+     * say what is missing instead of clone's bare EPERM. */
+    if (geteuid() != 0 && !plan->new_user && plan->join_fd[SPEC_NS_USER] < 0 &&
+        (plan->clone_flags || plan->new_cgroup || plan->new_time)) {
+        ns_plan_release(plan);
+        return error_set(err, EPERM,
+                         "linux.namespaces: creating namespaces without privileges needs a user namespace "
+                         "(add {\"type\": \"user\"} with uidMappings/gidMappings, as `keel spec --rootless` "
+                         "writes)");
+    }
     if (!(plan->clone_flags & CLONE_NEWNS) && plan->join_fd[SPEC_NS_MOUNT] < 0) {
         ns_plan_release(plan);
         return error_set(err, 0, "linux.namespaces: a mount namespace is required");

@@ -388,3 +388,14 @@ def test_rootless_with_podmans_seccomp_profile(rb, nnp):
     assert r.returncode == 0, r.stderr
     assert "Seccomp:\t2" in r.stdout, r.stdout
     assert "NoNewPrivs:\t%d" % nnp in r.stdout, r.stdout
+
+
+def test_rootless_without_a_user_namespace_is_a_clear_error(rb):
+    lx = rb.config["linux"]
+    lx["namespaces"] = [n for n in lx["namespaces"] if n["type"] != "user"]
+    del lx["uidMappings"]
+    del lx["gidMappings"]
+    r = rb.run_sh("true")
+    assert r.returncode != 0
+    assert "user namespace" in r.stderr.lower() or "user namespaces" in r.stderr.lower(), r.stderr
+    assert as_user(rb.user, rb.rt_path, "--root", rb.root, "list", "-q").stdout.split() == []
