@@ -286,10 +286,7 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
     if (argc - optind != 1)
         return error_set(err, 0, "pull: expected exactly one image reference (see `hoist pull --help`)");
     po.platform = platform;
-    po.tls_verify = rc.tls_verify;
-    po.cert_dir = rc.cert_dir;
-    po.creds = rc.creds;
-    po.authfile = rc.authfile;
+    registry_cli_to_pull(&rc, &po);
     struct pull_progress pp = {.tty = isatty(STDERR_FILENO) == 1};
     struct transfer_progress tp = {
         .start = progress_start, .update = progress_update, .done = progress_done, .user = &pp};

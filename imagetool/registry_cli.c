@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "error.h"
+#include "pull.h"
 #include "registry.h"
 #include "registry_cli.h"
 
@@ -12,15 +13,21 @@ void registry_cli_init(struct registry_cli *o)
     o->tls_verify = true;
 }
 
+void registry_cli_to_pull(const struct registry_cli *o, struct pull_options *po)
+{
+    po->tls_verify = o->tls_verify;
+    po->cert_dir = o->cert_dir;
+    po->creds = o->creds;
+    po->authfile = o->authfile;
+}
+
 void registry_cli_to_options(const struct registry_cli *o, const struct keel_log *log,
                              struct registry_options *ro)
 {
-    registry_options_init(ro);
-    ro->tls_verify = o->tls_verify;
-    ro->cert_dir = o->cert_dir;
-    ro->creds = o->creds;
-    ro->authfile = o->authfile;
-    ro->log = log;
+    struct pull_options po;
+    pull_options_init(&po);
+    registry_cli_to_pull(o, &po);
+    pull_registry_options(&po, log, ro);
 }
 
 int parse_bool_arg(const char *opt, const char *s, bool *out, struct keel_error **err)

@@ -9,6 +9,7 @@
 struct keel_error;
 struct keel_log;
 struct registry_options;
+struct pull_options;
 
 enum {
     REGISTRY_OPT_TLS_VERIFY = 1000,
@@ -41,6 +42,8 @@ struct registry_cli {
 void registry_cli_init(struct registry_cli *o);
 /* Handle option c (from getopt_long); 1 = handled, 0 = not ours, -1 = bad value. */
 int registry_cli_option(struct registry_cli *o, int c, const char *arg, struct keel_error **err);
+/* Copy the parsed options into po (the rest of po is left as it is). */
+void registry_cli_to_pull(const struct registry_cli *o, struct pull_options *po);
 /* Initialise ro with the parsed options; log (may be NULL) gets debug lines. */
 void registry_cli_to_options(const struct registry_cli *o, const struct keel_log *log,
                              struct registry_options *ro);
