@@ -187,7 +187,8 @@ static int create_talk(struct create_job *j, struct keel_error **err)
             return 0;
         case SYNC_ERROR:
             error_set(err, 0, "%s", m.payload);
-            (*err)->errnum = m.errnum;
+            if (err && *err)
+                (*err)->errnum = m.errnum;
             return -1;
         default:
             return error_set(err, 0, "sync protocol: unexpected %s message", sync_type_name(m.type));

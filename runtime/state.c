@@ -170,12 +170,16 @@ int state_read(int dirfd, const char *id, struct container_state **out, struct k
 {
     cleanup_free char *text = NULL;
     size_t len;
-    if (file_read_whole_at(dirfd, STATE_FILE, 1 << 22, &text, &len, err) < 0) {
-        if ((*err)->errnum == ENOENT)
+    /* err may be NULL (list skips what it cannot read): work on a local error. */
+    cleanup_error struct keel_error *read_err = NULL;
+    if (file_read_whole_at(dirfd, STATE_FILE, 1 << 22, &text, &len, &read_err) < 0) {
+        if (read_err->errnum == ENOENT)
             return error_set(err, 0,
                              "container \"%s\" does not exist (it is still being created or its "
                              "state was lost)",
                              id);
+        if (err)
+            *err = steal_ptr(&read_err);
         return -1;
     }
     yajl_val doc;

@@ -127,7 +127,8 @@ int sync_expect(int sock, enum sync_type want, struct sync_msg *out, struct keel
         return -1;
     if (out->type == SYNC_ERROR) {
         error_set(err, 0, "%s", out->payload);
-        (*err)->errnum = out->errnum;
+        if (err && *err)
+            (*err)->errnum = out->errnum;
         sync_msg_release(out);
         return -1;
     }

@@ -72,6 +72,13 @@ static void test_state_roundtrip(struct unit_counts *c, const char *root)
         CHECK(c, strstr(json, "\"status\":\"stopped\"") && strstr(json, "\"pid\":0"));
         CHECK(c, strstr(json, "\"annotations\":{}") != NULL);
     }
+    /* no state.json (a directory that is not a container): an error, also
+     * when the caller does not want the message */
+    int empty = state_dir_create(root, "not-a-container", &err);
+    CHECK(c, empty >= 0);
+    struct container_state *none = NULL;
+    CHECK(c, state_read(empty, "not-a-container", &none, NULL) < 0 && none == NULL);
+    close(empty);
     close(fd);
     /* a second opener waits for the lock; a shared one after release works */
     fd = state_dir_open(root, "ct1", false, &err);

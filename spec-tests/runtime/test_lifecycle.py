@@ -311,3 +311,17 @@ def test_created_status_before_start_and_pid_is_init(rt, bundle, tmp_path):
     assert st["status"] == "created"
     # the init waits for start: its cgroup and namespaces are there already
     assert os.readlink("/proc/%d/ns/pid" % st["pid"]) != os.readlink("/proc/self/ns/pid")
+
+
+def test_list_skips_directories_that_are_not_containers(rt, bundle):
+    # e.g. the seccomp cache under the root, or a create still in progress
+    os.makedirs(os.path.join(rt.root, "seccomp-cache"), exist_ok=True)
+    os.makedirs(os.path.join(rt.root, "half-made"), exist_ok=True)
+    bundle.set_args("sleep", "60")
+    run_files(rt, "create", "--bundle", bundle.path, "real", check=True)
+    r = rt.run("list", "-q")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["real"]
+    r = rt.run("list", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert [c["id"] for c in json.loads(r.stdout)] == ["real"]
