@@ -33,8 +33,10 @@ def shim(tmp_path_factory, runtime_path):
     real = shutil.which(runtime_path) or runtime_path
     with open(real, "rb") as f:
         head = f.read(1 << 16)
-    if b"/lib64/ld-linux" not in head and b"ld-linux" not in head:
+    if b"ld-linux" not in head:
         pytest.skip("%s is statically linked: LD_PRELOAD cannot reach it" % real)
+    if subprocess.run(["grep", "-q", "__asan_init", real]).returncode == 0:
+        pytest.skip("%s is built with ASan, which must be the first preloaded library" % real)
     out = str(tmp_path_factory.mktemp("shim") / "faultinject.so")
     subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", out, os.path.join(HERE, "faultinject.c"), "-ldl"],
                    check=True)
@@ -142,8 +144,18 @@ CLASSES = [("mount", None), ("clone", None), ("cgwrite", None), ("mkdir", None),
            ("open", "state.json"), ("open", "exec.fifo")]
 
 
-@pytest.mark.parametrize("action", ["kill", "fail"])
-@pytest.mark.parametrize("cls,match", CLASSES, ids=[c if not m else "%s-%s" % (c, m) for c, m in CLASSES])
+# keel killed after it made the container's cgroups but before state.json
+# exists: `delete --force` finds no state, removes the directory and leaves
+# the cgroups (container_delete in runtime/container_ops.c; create_spawn in
+# runtime/container_create.c makes the cgroups before anything on disk
+# records them).
+CGROUP_LEAK = pytest.mark.xfail(strict=True, reason="cgroups made before state.json are left by delete --force")
+CASES = [pytest.param(c, m, a, id="%s-%s" % (c if not m else "%s-%s" % (c, m), a),
+                      marks=[CGROUP_LEAK] if a == "kill" and c in ("cgwrite", "mkdir", "open") else [])
+         for c, m in CLASSES for a in ("kill", "fail")]
+
+
+@pytest.mark.parametrize("cls,match,action", CASES)
 def test_fault_at_every_step_of_create_leaves_nothing(rt, bundle, shim, cls, match, action):
     points, problems = run_faults(rt, bundle, shim, cls, action, match)
     assert points >= 1
