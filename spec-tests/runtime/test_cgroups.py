@@ -79,8 +79,23 @@ def all_cg_dirs(pid):
     return dirs
 
 
+# Containers made by create(): deleted after each test by delete_created()
+# even when `list` cannot see them (the runtime's list may fail).
+CREATED = []
+
+
+@pytest.fixture(autouse=True)
+def delete_created(rt):
+    """Depends on rt so that it runs before rt's teardown removes the state root."""
+    yield
+    while CREATED:
+        rt, cid = CREATED.pop()
+        rt.run("delete", "--force", cid)
+
+
 def create(rt, bundle, cid, tmp_path, global_args=()):
     """`create` with stdio that the container may keep (files, not pipes)."""
+    CREATED.append((rt, cid))
     errf = tmp_path / ("create-%s.err" % cid)
     with open(errf, "w") as err:
         r = subprocess.run(rt.cmd("create", "--bundle", bundle.path, cid, global_args=global_args),

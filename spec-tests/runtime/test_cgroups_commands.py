@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from test_cgroups import V2, cg_dir, create, read_cg, state_pid, unique_path
+from test_cgroups import delete_created, V2, cg_dir, create, read_cg, state_pid, unique_path  # noqa: F401 (autouse fixture)
 
 
 def status(rt, cid):

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from test_cgroups import create, state_pid, unique_path
+from test_cgroups import delete_created, create, state_pid, unique_path  # noqa: F401 (autouse fixture)
 
 
 @pytest.fixture
