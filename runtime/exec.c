@@ -23,6 +23,7 @@
 #include "json.h"
 #include "process.h"
 #include "seccomp.h"
+#include "signals.h"
 #include "state.h"
 #include "sync.h"
 #include "terminal.h"
@@ -74,22 +75,13 @@ static int open_namespaces(pid_t pid, int fds[N_NS], struct keel_error **err)
     return 0;
 }
 
-static void reset_signals(void)
-{
-    sigset_t all;
-    sigemptyset(&all);
-    for (int s = 1; s < NSIG; s++)
-        signal(s, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-}
-
 /* The exec process: never returns. */
 __attribute__((noreturn)) static void process_main(struct exec_job *j)
 {
     cleanup_error struct keel_error *err = NULL;
     cleanup_free char *exe = NULL;
     const struct spec_process *p = j->p;
-    reset_signals();
+    signals_reset_all();
     cleanup_sync_msg struct sync_msg go = {.fd = -1};
     if (sync_expect(j->sock, SYNC_CONTINUE, &go, &err) < 0)
         _exit(1);

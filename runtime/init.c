@@ -24,19 +24,10 @@
 #include "process.h"
 #include "rootfs.h"
 #include "seccomp.h"
+#include "signals.h"
 #include "sync.h"
 #include "terminal.h"
 #include "xalloc.h"
-
-static void init_reset_signals(void)
-{
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            signal(s, SIG_DFL);
-}
 
 /* Keep an fd we still need out of the range of preserved fds (3..3+n-1). */
 static int init_move_above(int fd, unsigned first_free, struct keel_error **err)
@@ -213,7 +204,7 @@ void init_main(struct init_args *a)
     cleanup_free char *exe = NULL, *hook_state = NULL;
 
     close(a->lock_fd); /* the lock belongs to the parent's command */
-    init_reset_signals();
+    signals_reset_all();
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 
     if (init_setup(a, &exe, &hook_state, &err) < 0) {
