@@ -44,7 +44,11 @@ static void hoist_print_usage(FILE *out)
                  "  --debug                 log debug messages\n"
                  "  -v, --version           print version information\n"
                  "  -h, --help              print this help\n\n"
-                 "Run `hoist COMMAND --help` for a command's options.\n");
+                 "Examples:\n"
+                 "  hoist run --rm docker.io/library/busybox echo hi\n"
+                 "  hoist pull docker.io/library/alpine:3.19\n"
+                 "  hoist unpack docker.io/library/alpine:3.19 /srv/alpine && cd /srv/alpine && keel run a1\n\n"
+                 "Run `hoist COMMAND --help` for a command's options; man hoist for more.\n");
 }
 
 enum { OPT_STORE = 256 };

@@ -51,7 +51,12 @@ static void keel_print_usage(FILE *out)
                  "  --rootless auto|true|false  rootless mode (default auto)\n"
                  "  -v, --version           print version information\n"
                  "  -h, --help              print this help\n\n"
-                 "Run `keel COMMAND --help` for a command's options.\n");
+                 "Examples:\n"
+                 "  keel spec && keel run demo         run the bundle in the current directory\n"
+                 "  keel create -b /srv/b --pid-file /srv/b/pid c1 && keel start c1\n"
+                 "  keel exec -t c1 sh                 a shell in a running container\n"
+                 "  keel delete --force c1\n\n"
+                 "Run `keel COMMAND --help` for a command's options; man keel for more.\n");
 }
 
 static void keel_print_version(void)
