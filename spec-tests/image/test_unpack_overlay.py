@@ -2,7 +2,6 @@
 rootfs an overlayfs mount whose merged view equals the plain rootfs."""
 import os
 import subprocess
-import time
 
 import pytest
 
@@ -60,12 +59,10 @@ def test_second_bundle_reuses_the_cache(unpacker, overlay_bundles):
     cache = os.path.join(u.store, "overlay", "layers")
     entries = sorted(os.listdir(cache))
     assert len(entries) == 2
-    t = time.monotonic()
     r = u.unpack(ref, "--overlay", bundle=second)
-    elapsed = time.monotonic() - t
     assert r.returncode == 0, r.stderr
+    # No extraction: the same entries, untouched (speed is measured in bench/).
     assert sorted(os.listdir(cache)) == entries
-    assert elapsed < 0.5, elapsed  # one mount, no extraction (the target is 50 ms; CI machines are noisy)
     # Writes go to the bundle's own upper directory, never to the cache.
     with open(os.path.join(second, "rootfs", "b"), "w") as f:
         f.write("changed")
@@ -154,3 +151,36 @@ def test_concurrent_fills_of_one_cache(unpacker, overlay_bundles):
     for b in bundles:
         assert len(os.listdir(os.path.join(b, "rootfs", "a"))) == 800
         assert len(os.listdir(os.path.join(b, "rootfs", "b"))) == 800
+
+
+def test_gc_removes_cache_entries_no_image_needs(unpacker, overlay_bundles):
+    """hoist gc drops the cache entries of removed images, but keeps those a
+    stored image needs and those a mounted bundle still uses."""
+    u = unpacker
+    kept = u.image([[L.file("k", "kept")]], refs=("localhost/gc-kept:1",))
+    gone = u.image([[L.file("g", "gone")]], refs=("localhost/gc-gone:1",))
+    mounted = u.image([[L.file("m", "mounted")]], refs=("localhost/gc-mounted:1",))
+    bundles = {ref: str(u.tmp / ("b%d" % i)) for i, ref in enumerate((kept, gone, mounted))}
+    for ref, b in bundles.items():
+        overlay_bundles.append(b)
+        r = u.unpack(ref, "--overlay", bundle=b)
+        assert r.returncode == 0, r.stderr
+    cache = os.path.join(u.store, "overlay", "layers")
+    assert len(os.listdir(cache)) == 3
+    umount(os.path.join(bundles[kept], "rootfs"))
+    umount(os.path.join(bundles[gone], "rootfs"))
+
+    def hoist(*args):
+        return subprocess.run([u.hoist, "--store", u.store, *args], capture_output=True, text=True, timeout=60)
+
+    for ref in (gone, mounted):
+        r = hoist("rm", ref)
+        assert r.returncode == 0, r.stderr
+    r = hoist("gc")
+    assert r.returncode == 0, r.stderr
+    left = os.listdir(cache)
+    # kept: its image is stored; mounted: its overlay is still mounted.
+    assert len(left) == 2, (left, r.stdout)
+    assert "cache entr" in r.stdout
+    with open(os.path.join(bundles[mounted], "rootfs", "m")) as f:
+        assert f.read() == "mounted"
