@@ -52,6 +52,15 @@ static char *media_type_base(const char *mt)
     return xstrndup(mt, n);
 }
 
+static void annotations_free(struct annotation *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].key);
+        free(a[i].value);
+    }
+    free(a);
+}
+
 static int annotations_parse(yajl_val v, const char *path, struct annotation **out, size_t *n,
                              struct keel_error **err)
 {
@@ -66,11 +75,7 @@ static int annotations_parse(yajl_val v, const char *path, struct annotation **o
     for (size_t i = 0; i < len; i++) {
         yajl_val val = v->u.object.values[i];
         if (!YAJL_IS_STRING(val)) {
-            for (size_t j = 0; j < i; j++) {
-                free(a[j].key);
-                free(a[j].value);
-            }
-            free(a);
+            annotations_free(a, i);
             return error_set(err, 0, "%s.%s: expected a string, got %s", path, v->u.object.keys[i],
                              json_type_name(val));
         }
@@ -80,15 +85,6 @@ static int annotations_parse(yajl_val v, const char *path, struct annotation **o
     *out = a;
     *n = len;
     return 0;
-}
-
-static void annotations_free(struct annotation *a, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(a[i].key);
-        free(a[i].value);
-    }
-    free(a);
 }
 
 static int opt_string(yajl_val obj, const char *key, const char *path, char **out, struct keel_error **err)
@@ -293,6 +289,36 @@ static int manifest_kind_of(yajl_val root, const char *served, enum manifest_kin
     return 0;
 }
 
+/* The size limit and the JSON parse every document goes through; what
+ * ("manifest", "index") names it in errors. */
+static int manifest_doc_load(const char *data, size_t len, const char *what, yajl_val *root,
+                             struct keel_error **err)
+{
+    if (len > MANIFEST_MAX_SIZE)
+        return error_set(err, 0, "%s: %zu bytes is more than the %d byte limit", what, len,
+                         MANIFEST_MAX_SIZE);
+    return json_parse(data, len, what, root, err);
+}
+
+/* Load a document that must be of kind want; *type receives its media type. */
+static int manifest_doc_load_kind(const char *data, size_t len, const char *media_type,
+                                  enum manifest_kind want, yajl_val *root, char **type,
+                                  struct keel_error **err)
+{
+    const char *what = want == MANIFEST_KIND_INDEX ? "index" : "manifest";
+    if (manifest_doc_load(data, len, what, root, err) < 0)
+        return -1;
+    enum manifest_kind kind;
+    cleanup_free char *base = media_type ? media_type_base(media_type) : NULL;
+    if (manifest_kind_of(*root, base, &kind, type, err) < 0)
+        return -1;
+    if (kind == want)
+        return 0;
+    if (want == MANIFEST_KIND_INDEX)
+        return error_set(err, 0, "index: expected an image index, got a manifest (%s)", *type);
+    return error_set(err, 0, "manifest: expected an image manifest, got an index (%s)", *type);
+}
+
 int manifest_detect_kind(const char *data, size_t len, const char *media_type, enum manifest_kind *kind,
                          struct keel_error **err)
 {
@@ -302,11 +328,8 @@ int manifest_detect_kind(const char *data, size_t len, const char *media_type, e
                          "manifest: Docker schema 1 manifests (%s) are not supported: the image is too "
                          "old; push it again with a current docker or skopeo",
                          base);
-    if (len > MANIFEST_MAX_SIZE)
-        return error_set(err, 0, "manifest: %zu bytes is more than the %d byte limit", len,
-                         MANIFEST_MAX_SIZE);
     cleanup_json yajl_val root = NULL;
-    if (json_parse(data, len, "manifest", &root, err) < 0)
+    if (manifest_doc_load(data, len, "manifest", &root, err) < 0)
         return -1;
     return manifest_kind_of(root, base, kind, NULL, err);
 }
@@ -337,19 +360,10 @@ static int descriptors_parse(yajl_val arr, const char *path, struct oci_descript
 int manifest_parse(const char *data, size_t len, const char *media_type, struct oci_manifest **out,
                    struct keel_error **err)
 {
-    if (len > MANIFEST_MAX_SIZE)
-        return error_set(err, 0, "manifest: %zu bytes is more than the %d byte limit", len,
-                         MANIFEST_MAX_SIZE);
     cleanup_json yajl_val root = NULL;
-    if (json_parse(data, len, "manifest", &root, err) < 0)
-        return -1;
-    enum manifest_kind kind;
     cleanup_free char *mt = NULL;
-    cleanup_free char *base = media_type ? media_type_base(media_type) : NULL;
-    if (manifest_kind_of(root, base, &kind, &mt, err) < 0)
+    if (manifest_doc_load_kind(data, len, media_type, MANIFEST_KIND_MANIFEST, &root, &mt, err) < 0)
         return -1;
-    if (kind != MANIFEST_KIND_MANIFEST)
-        return error_set(err, 0, "manifest: expected an image manifest, got an index (%s)", mt);
     cleanup_manifest struct oci_manifest *m = xzalloc(sizeof(*m));
     m->schema_version = 2;
     m->docker = strcmp(mt, MEDIA_DOCKER_MANIFEST) == 0;
@@ -374,18 +388,10 @@ int manifest_parse(const char *data, size_t len, const char *media_type, struct 
 int index_parse(const char *data, size_t len, const char *media_type, struct oci_index **out,
                 struct keel_error **err)
 {
-    if (len > MANIFEST_MAX_SIZE)
-        return error_set(err, 0, "index: %zu bytes is more than the %d byte limit", len, MANIFEST_MAX_SIZE);
     cleanup_json yajl_val root = NULL;
-    if (json_parse(data, len, "index", &root, err) < 0)
-        return -1;
-    enum manifest_kind kind;
     cleanup_free char *mt = NULL;
-    cleanup_free char *base = media_type ? media_type_base(media_type) : NULL;
-    if (manifest_kind_of(root, base, &kind, &mt, err) < 0)
+    if (manifest_doc_load_kind(data, len, media_type, MANIFEST_KIND_INDEX, &root, &mt, err) < 0)
         return -1;
-    if (kind != MANIFEST_KIND_INDEX)
-        return error_set(err, 0, "index: expected an image index, got a manifest (%s)", mt);
     cleanup_index struct oci_index *idx = xzalloc(sizeof(*idx));
     idx->schema_version = 2;
     idx->docker = strcmp(mt, MEDIA_DOCKER_LIST) == 0;
