@@ -22,15 +22,25 @@ void http_response_reset(struct http_response *r)
     r->max_body = max;
 }
 
-void http_response_free(struct http_response *r)
+/* Forget every header field: on free, and when a new status line starts. */
+static void http_response_clear_headers(struct http_response *r)
 {
-    strbuf_release(&r->body);
     free(r->content_type);
     free(r->docker_digest);
     free(r->www_authenticate);
     free(r->link);
     free(r->content_range);
     free(r->location);
+    r->content_type = r->docker_digest = r->www_authenticate = r->link = r->content_range = NULL;
+    r->location = NULL;
+    r->retry_after = -1;
+    r->content_length = -1;
+}
+
+void http_response_free(struct http_response *r)
+{
+    strbuf_release(&r->body);
+    http_response_clear_headers(r);
     size_t max = r->max_body;
     memset(r, 0, sizeof(*r));
     r->max_body = max;
@@ -66,16 +76,7 @@ size_t http_header_cb(char *buf, size_t size, size_t n, void *user)
     size_t len = size * n;
     /* A new status line (redirect, 100-continue): forget the previous headers. */
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
-        free(r->content_type);
-        free(r->docker_digest);
-        free(r->www_authenticate);
-        free(r->link);
-        free(r->content_range);
-        free(r->location);
-        r->content_type = r->docker_digest = r->www_authenticate = r->link = r->content_range = NULL;
-        r->location = NULL;
-        r->retry_after = -1;
-        r->content_length = -1;
+        http_response_clear_headers(r);
         return len;
     }
     header_set(&r->content_type, header_value(buf, len, "Content-Type"));
@@ -249,17 +250,16 @@ int registry_http_error(const struct http_response *resp, const char *what, stru
     return -1;
 }
 
-int registry_request(struct registry_client *c, const char *url, bool head, const char *accept,
-                     struct http_response *resp, struct keel_error **err)
+int registry_request_retrying(struct registry_client *c, const char *url, const struct curl_slist *base,
+                              registry_try_fn try_once, void *arg, struct http_response *resp,
+                              struct keel_error **err)
 {
     int max_attempts = c->opts.max_attempts > 0 ? c->opts.max_attempts : 5;
     bool refreshed = false;
     for (int attempt = 1;; attempt++) {
         struct curl_slist *headers = NULL;
-        if (accept) {
-            cleanup_free char *a = xasprintf("Accept: %s", accept);
-            headers = curl_slist_append(headers, a);
-        }
+        for (const struct curl_slist *e = base; e; e = e->next)
+            headers = curl_slist_append(headers, e->data);
         cleanup_free char *auth = NULL;
         if (auth_header(c, c->scope, false, &auth, err) < 0) {
             curl_slist_free_all(headers);
@@ -268,7 +268,7 @@ int registry_request(struct registry_client *c, const char *url, bool head, cons
         if (auth)
             headers = curl_slist_append(headers, auth);
         CURLcode code = CURLE_OK;
-        int r = http_perform(c, c->easy, url, head, headers, resp, &code, err);
+        int r = try_once(c, headers, arg, resp, &code, err);
         curl_slist_free_all(headers);
         if (r < 0) {
             if (!curl_code_retryable(code) || attempt >= max_attempts)
@@ -297,4 +297,30 @@ int registry_request(struct registry_client *c, const char *url, bool head, cons
         }
         return 0;
     }
+}
+
+struct get_try {
+    const char *url;
+    bool head;
+};
+
+static int get_try_once(struct registry_client *c, struct curl_slist *headers, void *arg,
+                        struct http_response *resp, CURLcode *code, struct keel_error **err)
+{
+    const struct get_try *g = arg;
+    return http_perform(c, c->easy, g->url, g->head, headers, resp, code, err);
+}
+
+int registry_request(struct registry_client *c, const char *url, bool head, const char *accept,
+                     struct http_response *resp, struct keel_error **err)
+{
+    struct curl_slist *base = NULL;
+    if (accept) {
+        cleanup_free char *a = xasprintf("Accept: %s", accept);
+        base = curl_slist_append(base, a);
+    }
+    struct get_try g = {.url = url, .head = head};
+    int r = registry_request_retrying(c, url, base, get_try_once, &g, resp, err);
+    curl_slist_free_all(base);
+    return r;
 }

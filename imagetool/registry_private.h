@@ -75,8 +75,17 @@ size_t http_header_cb(char *buf, size_t size, size_t n, void *user);
 int http_perform(struct registry_client *c, CURL *h, const char *url, bool head, struct curl_slist *headers,
                  struct http_response *resp, CURLcode *curl_code, struct keel_error **err);
 
-/* A request with auth (the Authorization header, a new token on 401) and
- * retries with backoff on 5xx, 429 and network errors. */
+/* One try of a request with the headers given; a transport failure
+ * returns -1 with *code set. */
+typedef int (*registry_try_fn)(struct registry_client *c, struct curl_slist *headers, void *arg,
+                               struct http_response *resp, CURLcode *code, struct keel_error **err);
+/* The client's policy around try_once: the headers in base plus
+ * Authorization, a new token once on a 401 challenge, and up to
+ * max_attempts tries with backoff on 5xx, 429 and network errors. */
+int registry_request_retrying(struct registry_client *c, const char *url, const struct curl_slist *base,
+                              registry_try_fn try_once, void *arg, struct http_response *resp,
+                              struct keel_error **err);
+/* A GET (HEAD when head=true) under that policy. */
 int registry_request(struct registry_client *c, const char *url, bool head, const char *accept,
                      struct http_response *resp, struct keel_error **err);
 

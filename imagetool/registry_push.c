@@ -85,49 +85,31 @@ static int send_once(struct registry_client *c, const char *method, const char *
     return 0;
 }
 
+struct send_try {
+    const char *method;
+    const char *url;
+    struct http_body *body;
+};
+
+static int send_try_once(struct registry_client *c, struct curl_slist *headers, void *arg,
+                         struct http_response *resp, CURLcode *code, struct keel_error **err)
+{
+    const struct send_try *t = arg;
+    return send_once(c, t->method, t->url, headers, t->body, resp, code, err);
+}
+
 int registry_send(struct registry_client *c, const char *method, const char *url, struct curl_slist *extra,
                   struct http_body *body, struct http_response *resp, struct keel_error **err)
 {
-    int max_attempts = c->opts.max_attempts > 0 ? c->opts.max_attempts : 5;
-    bool refreshed = false;
-    for (int attempt = 1;; attempt++) {
-        struct curl_slist *headers = NULL;
-        for (struct curl_slist *e = extra; e; e = e->next)
-            headers = curl_slist_append(headers, e->data);
-        /* No "Expect: 100-continue" round trip. */
-        headers = curl_slist_append(headers, "Expect:");
-        cleanup_free char *auth = NULL;
-        if (auth_header(c, c->scope, false, &auth, err) < 0) {
-            curl_slist_free_all(headers);
-            return -1;
-        }
-        if (auth)
-            headers = curl_slist_append(headers, auth);
-        CURLcode code = CURLE_OK;
-        int r = send_once(c, method, url, headers, body, resp, &code, err);
-        curl_slist_free_all(headers);
-        if (r < 0) {
-            if (!curl_code_retryable(code) || attempt >= max_attempts)
-                return -1;
-            http_sleep_ms(http_backoff_ms(attempt, -1));
-            continue;
-        }
-        if (resp->status == 401 && resp->www_authenticate && !refreshed) {
-            if (auth_parse_challenge(&c->auth, resp->www_authenticate, err) < 0)
-                return -1;
-            cleanup_free char *fresh = NULL;
-            if (auth_header(c, c->scope, true, &fresh, err) < 0)
-                return -1;
-            refreshed = true;
-            attempt--;
-            continue;
-        }
-        if (http_status_retryable(resp->status) && attempt < max_attempts) {
-            http_sleep_ms(http_backoff_ms(attempt, resp->retry_after));
-            continue;
-        }
-        return 0;
-    }
+    struct curl_slist *base = NULL;
+    for (struct curl_slist *e = extra; e; e = e->next)
+        base = curl_slist_append(base, e->data);
+    /* No "Expect: 100-continue" round trip. */
+    base = curl_slist_append(base, "Expect:");
+    struct send_try t = {.method = method, .url = url, .body = body};
+    int r = registry_request_retrying(c, url, base, send_try_once, &t, resp, err);
+    curl_slist_free_all(base);
+    return r;
 }
 
 static struct http_response response_new(void)
