@@ -63,6 +63,11 @@ int spec_check_names(char *const *v, const char *const *table, const char *path,
 int spec_check_name(const char *s, const char *const *table, const char *path, const char *what,
                     struct keel_error **err);
 
+/* Parse a whole document (config.json, --process, --resources) that must be
+ * a JSON object; name names it in errors. */
+int spec_parse_json_object(const char *text, size_t len, const char *name, yajl_val *tree,
+                           struct keel_error **err);
+
 /* The per-area parsers; `base` as above. */
 int spec_parse_process_obj(yajl_val v, const char *base, struct spec_process **out, struct keel_error **err);
 int spec_parse_linux_obj(yajl_val v, const char *base, struct spec_linux **out, struct keel_error **err);

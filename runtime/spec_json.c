@@ -199,6 +199,16 @@ int spec_req_u64(yajl_val obj, const char *base, const char *key, uint64_t *out,
     return SPEC_GET(json_get_uint64, v, base, key, out, err);
 }
 
+int spec_parse_json_object(const char *text, size_t len, const char *name, yajl_val *tree,
+                           struct keel_error **err)
+{
+    if (json_parse(text, len, name, tree, err) < 0)
+        return -1;
+    if (!YAJL_IS_OBJECT(*tree))
+        return error_set(err, 0, "%s: expected an object, got %s", name, json_type_name(*tree));
+    return 0;
+}
+
 int spec_opt_object(yajl_val obj, const char *base, const char *key, yajl_val *out, struct keel_error **err)
 {
     yajl_val v = spec_member(obj, key);

@@ -264,10 +264,8 @@ int spec_parse_resources(const char *text, size_t len, const char *name, struct 
                          struct keel_error **err)
 {
     cleanup_json yajl_val tree = NULL;
-    if (json_parse(text, len, name, &tree, err) < 0)
+    if (spec_parse_json_object(text, len, name, &tree, err) < 0)
         return -1;
-    if (!YAJL_IS_OBJECT(tree))
-        return error_set(err, 0, "%s: expected an object, got %s", name, json_type_name(tree));
     if (spec_parse_resources_obj(tree, "", out, err) < 0)
         return error_prefix(err, "%s", name);
     return 0;
