@@ -64,11 +64,7 @@ int cmd_tags(struct hoist_context *ctx, int argc, char **argv, struct keel_error
         yajl_gen_map_open(g);
         cleanup_free char *repo = ref_format_repository(ref);
         json_gen_kv_string(g, "Repository", repo);
-        json_gen_key(g, "Tags");
-        yajl_gen_array_open(g);
-        for (size_t i = 0; tags[i]; i++)
-            json_gen_string(g, tags[i]);
-        yajl_gen_array_close(g);
+        json_gen_kv_strv(g, "Tags", (const char *const *)tags);
         yajl_gen_map_close(g);
         cleanup_free char *out = json_gen_dup(g, NULL);
         yajl_gen_free(g);

@@ -452,13 +452,8 @@ static void platform_gen(yajl_gen g, const struct oci_platform *p)
     json_gen_kv_string(g, "os", p->os);
     if (p->os_version)
         json_gen_kv_string(g, "os.version", p->os_version);
-    if (p->os_features) {
-        json_gen_key(g, "os.features");
-        yajl_gen_array_open(g);
-        for (size_t i = 0; p->os_features[i]; i++)
-            json_gen_string(g, p->os_features[i]);
-        yajl_gen_array_close(g);
-    }
+    if (p->os_features)
+        json_gen_kv_strv(g, "os.features", (const char *const *)p->os_features);
     if (p->variant)
         json_gen_kv_string(g, "variant", p->variant);
     yajl_gen_map_close(g);
@@ -470,13 +465,8 @@ void descriptor_gen(struct yajl_gen_t *g, const struct oci_descriptor *d)
     json_gen_kv_string(g, "mediaType", d->media_type);
     json_gen_kv_string(g, "digest", d->digest);
     json_gen_kv_int(g, "size", (long long)d->size);
-    if (d->urls) {
-        json_gen_key(g, "urls");
-        yajl_gen_array_open(g);
-        for (size_t i = 0; d->urls[i]; i++)
-            json_gen_string(g, d->urls[i]);
-        yajl_gen_array_close(g);
-    }
+    if (d->urls)
+        json_gen_kv_strv(g, "urls", (const char *const *)d->urls);
     if (d->n_annotations) {
         json_gen_key(g, "annotations");
         yajl_gen_map_open(g);

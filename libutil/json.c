@@ -285,6 +285,20 @@ void json_gen_kv_string(yajl_gen g, const char *key, const char *value)
     json_gen_string(g, value);
 }
 
+void json_gen_strv(yajl_gen g, const char *const *v)
+{
+    yajl_gen_array_open(g);
+    for (size_t i = 0; v[i]; i++)
+        json_gen_string(g, v[i]);
+    yajl_gen_array_close(g);
+}
+
+void json_gen_kv_strv(yajl_gen g, const char *key, const char *const *v)
+{
+    json_gen_string(g, key);
+    json_gen_strv(g, v);
+}
+
 void json_gen_kv_int(yajl_gen g, const char *key, long long value)
 {
     json_gen_string(g, key);

@@ -48,6 +48,9 @@ void json_gen_kv_string(yajl_gen g, const char *key, const char *value);
 void json_gen_kv_int(yajl_gen g, const char *key, long long value);
 void json_gen_kv_bool(yajl_gen g, const char *key, bool value);
 void json_gen_key(yajl_gen g, const char *key);
+/* An array of the strings of a NULL-terminated vector; _kv_ emits key first. */
+void json_gen_strv(yajl_gen g, const char *const *v);
+void json_gen_kv_strv(yajl_gen g, const char *key, const char *const *v);
 /* Copy of the generated text (NUL-terminated); the generator keeps its own. */
 char *json_gen_dup(yajl_gen g, size_t *len);
 /* Re-emit a parsed value into g (for annotations and other opaque maps). */

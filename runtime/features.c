@@ -87,15 +87,6 @@ static const struct {
     .mount_idmap = true,
 };
 
-static void gen_strv(yajl_gen g, const char *key, const char *const *v)
-{
-    json_gen_key(g, key);
-    yajl_gen_array_open(g);
-    for (size_t i = 0; v[i]; i++)
-        json_gen_string(g, v[i]);
-    yajl_gen_array_close(g);
-}
-
 static void gen_enabled(yajl_gen g, const char *key, bool on)
 {
     json_gen_key(g, key);
@@ -109,10 +100,10 @@ static void gen_seccomp(yajl_gen g)
     json_gen_key(g, "seccomp");
     yajl_gen_map_open(g);
     json_gen_kv_bool(g, "enabled", features_switches.seccomp);
-    gen_strv(g, "actions", spec_seccomp_actions);
-    gen_strv(g, "operators", spec_seccomp_operators);
-    gen_strv(g, "archs", features_seccomp_archs);
-    gen_strv(g, "knownFlags", spec_seccomp_flags);
+    json_gen_kv_strv(g, "actions", spec_seccomp_actions);
+    json_gen_kv_strv(g, "operators", spec_seccomp_operators);
+    json_gen_kv_strv(g, "archs", features_seccomp_archs);
+    json_gen_kv_strv(g, "knownFlags", spec_seccomp_flags);
     json_gen_key(g, "supportedFlags");
     yajl_gen_array_open(g);
     for (size_t i = 0; i < sizeof(features_seccomp_flags) / sizeof(features_seccomp_flags[0]); i++)
@@ -131,7 +122,7 @@ static void gen_linux(yajl_gen g)
     for (int t = 0; t < SPEC_NS_COUNT; t++)
         json_gen_string(g, spec_ns_name((enum spec_ns_type)t));
     yajl_gen_array_close(g);
-    gen_strv(g, "capabilities", spec_cap_names);
+    json_gen_kv_strv(g, "capabilities", spec_cap_names);
     json_gen_key(g, "cgroup");
     yajl_gen_map_open(g);
     json_gen_kv_bool(g, "v1", features_switches.cgroup_v1);
@@ -160,7 +151,7 @@ char *features_json(size_t *len)
     yajl_gen_map_open(g);
     json_gen_kv_string(g, "ociVersionMin", FEATURES_OCI_VERSION_MIN);
     json_gen_kv_string(g, "ociVersionMax", KEEL_OCI_VERSION);
-    gen_strv(g, "hooks", features_hooks);
+    json_gen_kv_strv(g, "hooks", features_hooks);
     gen_mount_options(g);
     gen_linux(g);
     json_gen_key(g, "annotations");

@@ -7,15 +7,6 @@
 #include "json.h"
 #include "spec_default.h"
 
-static void gen_strv(yajl_gen g, const char *key, const char *const *v)
-{
-    json_gen_key(g, key);
-    yajl_gen_array_open(g);
-    for (size_t i = 0; v[i]; i++)
-        json_gen_string(g, v[i]);
-    yajl_gen_array_close(g);
-}
-
 static void gen_process(yajl_gen g)
 {
     static const char *const args[] = {"sh", NULL};
@@ -31,15 +22,15 @@ static void gen_process(yajl_gen g)
     json_gen_kv_int(g, "uid", 0);
     json_gen_kv_int(g, "gid", 0);
     yajl_gen_map_close(g);
-    gen_strv(g, "args", args);
-    gen_strv(g, "env", env);
+    json_gen_kv_strv(g, "args", args);
+    json_gen_kv_strv(g, "env", env);
     json_gen_kv_string(g, "cwd", "/");
     json_gen_key(g, "capabilities");
     yajl_gen_map_open(g);
-    gen_strv(g, "bounding", caps);
-    gen_strv(g, "effective", caps);
-    gen_strv(g, "permitted", caps);
-    gen_strv(g, "ambient", caps);
+    json_gen_kv_strv(g, "bounding", caps);
+    json_gen_kv_strv(g, "effective", caps);
+    json_gen_kv_strv(g, "permitted", caps);
+    json_gen_kv_strv(g, "ambient", caps);
     yajl_gen_map_close(g);
     json_gen_key(g, "rlimits");
     yajl_gen_array_open(g);
@@ -61,7 +52,7 @@ static void gen_mount(yajl_gen g, const char *dest, const char *type, const char
     json_gen_kv_string(g, "type", type);
     json_gen_kv_string(g, "source", source);
     if (opts)
-        gen_strv(g, "options", opts);
+        json_gen_kv_strv(g, "options", opts);
     yajl_gen_map_close(g);
 }
 
@@ -149,8 +140,8 @@ static void gen_linux(yajl_gen g, bool rootless, uid_t uid, gid_t gid)
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
-    gen_strv(g, "maskedPaths", masked);
-    gen_strv(g, "readonlyPaths", ro);
+    json_gen_kv_strv(g, "maskedPaths", masked);
+    json_gen_kv_strv(g, "readonlyPaths", ro);
     yajl_gen_map_close(g);
 }
 

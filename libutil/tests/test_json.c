@@ -62,5 +62,19 @@ int main(void)
     const char *slash_in_string = "{\"path\": \"/a/b\"}";
     CHECK(&c, json_parse(slash_in_string, strlen(slash_in_string), "t", &v, &err) == 0);
     json_freep(&v);
+
+    static const char *const caps[] = {"CAP_KILL", "a\"b", NULL};
+    static const char *const none[] = {NULL};
+    g = json_gen_new(false);
+    yajl_gen_map_open(g);
+    json_gen_kv_strv(g, "caps", caps);
+    json_gen_kv_strv(g, "none", none);
+    json_gen_key(g, "bare");
+    json_gen_strv(g, caps);
+    yajl_gen_map_close(g);
+    cleanup_free char *arrays = json_gen_dup(g, NULL);
+    yajl_gen_free(g);
+    CHECK_STREQ(&c, arrays,
+                "{\"caps\":[\"CAP_KILL\",\"a\\\"b\"],\"none\":[],\"bare\":[\"CAP_KILL\",\"a\\\"b\"]}");
     return unit_finish(&c);
 }
