@@ -95,6 +95,14 @@ static size_t job_write_cb(char *buf, size_t size, size_t n, void *user)
     return len;
 }
 
+/* The blob is in the store now; skipped = it was there before this pull. */
+static void job_done(struct transfer *t, struct job *j, bool skipped)
+{
+    j->state = JOB_DONE;
+    if (t->progress && t->progress->done)
+        t->progress->done(t->progress->user, j->d, skipped, skipped ? 0 : now_s() - j->t0);
+}
+
 static int job_start(struct transfer *t, CURLM *multi, struct job *j, struct keel_error **err)
 {
     if (j->w == NULL) {
@@ -109,9 +117,7 @@ static int job_start(struct transfer *t, CURLM *multi, struct job *j, struct kee
             return 0;
         }
         if (r == 1) {
-            j->state = JOB_DONE;
-            if (t->progress && t->progress->done)
-                t->progress->done(t->progress->user, j->d, true, 0);
+            job_done(t, j, true);
             return 0;
         }
         j->resumed_from = offset;
@@ -127,9 +133,7 @@ static int job_start(struct transfer *t, CURLM *multi, struct job *j, struct kee
         j->w = NULL;
         if (r < 0)
             return -1;
-        j->state = JOB_DONE;
-        if (t->progress && t->progress->done)
-            t->progress->done(t->progress->user, j->d, false, now_s() - j->t0);
+        job_done(t, j, false);
         return 0;
     }
     struct registry_client *c = t->c;
@@ -205,9 +209,7 @@ static int job_finish(struct transfer *t, struct job *j, CURLcode code, struct k
         }
         if (r < 0)
             return -1;
-        j->state = JOB_DONE;
-        if (t->progress && t->progress->done)
-            t->progress->done(t->progress->user, j->d, false, now_s() - j->t0);
+        job_done(t, j, false);
         return 0;
     }
     bool progressed = store_writer_size(j->w) > j->offset;
