@@ -148,9 +148,8 @@ int cmd_copy(struct hoist_context *ctx, int argc, char **argv, struct keel_error
             src.all_platforms = true;
             break;
         case OPT_PLATFORM:
-            platform_freep(&platform);
-            if (platform_parse(optarg, &platform, err) < 0)
-                return error_prefix(err, "--platform");
+            if (platform_parse_option(optarg, &platform, err) < 0)
+                return -1;
             break;
         case OPT_CHUNK:
             if (parse_size(optarg, &chunk, err) < 0)

@@ -170,9 +170,8 @@ int cmd_inspect(struct hoist_context *ctx, int argc, char **argv, struct keel_er
             config = true;
             break;
         case OPT_PLATFORM:
-            platform_freep(&platform);
-            if (platform_parse(optarg, &platform, err) < 0)
-                return error_prefix(err, "--platform");
+            if (platform_parse_option(optarg, &platform, err) < 0)
+                return -1;
             break;
         case 'h':
             printf("Usage: hoist inspect [OPTIONS] [docker://]REFERENCE\n\n"

@@ -234,9 +234,8 @@ int cmd_pull(struct hoist_context *ctx, int argc, char **argv, struct keel_error
             continue;
         switch (c) {
         case OPT_PLATFORM:
-            platform_freep(&platform);
-            if (platform_parse(optarg, &platform, err) < 0)
-                return error_prefix(err, "--platform");
+            if (platform_parse_option(optarg, &platform, err) < 0)
+                return -1;
             break;
         case OPT_ALL_PLATFORMS:
             po.all_platforms = true;

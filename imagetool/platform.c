@@ -62,6 +62,14 @@ int platform_parse(const char *s, struct oci_platform **out, struct keel_error *
     return 0;
 }
 
+int platform_parse_option(const char *arg, struct oci_platform **platform, struct keel_error **err)
+{
+    platform_freep(platform);
+    if (platform_parse(arg, platform, err) < 0)
+        return error_prefix(err, "--platform");
+    return 0;
+}
+
 struct oci_platform *platform_host(void)
 {
     struct oci_platform *p = xzalloc(sizeof(*p));

@@ -13,6 +13,8 @@ struct oci_index;
 /* Parse "os/arch[/variant]"; architecture aliases are normalised
  * (x86_64 -> amd64, aarch64 -> arm64, armhf -> arm/v7). */
 int platform_parse(const char *s, struct oci_platform **out, struct keel_error **err);
+/* A --platform option: replaces *platform (a later option wins); errors name the option. */
+int platform_parse_option(const char *arg, struct oci_platform **platform, struct keel_error **err);
 /* The platform this binary runs on. */
 struct oci_platform *platform_host(void);
 /* "os/arch[/variant]", caller frees. */

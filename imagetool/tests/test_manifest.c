@@ -156,5 +156,10 @@ int main(void)
     CHECK_STREQ(&c, pf, "linux/arm/v7");
     cleanup_platform struct oci_platform *host = platform_host();
     CHECK_STREQ(&c, host->os, "linux");
+    /* A repeated --platform replaces the earlier one; a bad one names the option. */
+    CHECK(&c, platform_parse_option("linux/amd64", &p, &err) == 0);
+    CHECK(&c, p && strcmp(p->architecture, "amd64") == 0);
+    CHECK(&c, platform_parse_option("linux", &p, &err) < 0);
+    CHECK(&c, err && strncmp(err->msg, "--platform: ", 12) == 0);
     return unit_finish(&c);
 }
