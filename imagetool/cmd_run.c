@@ -256,6 +256,7 @@ static int run_make_bundle(struct hoist_context *ctx, const struct run_opts *o, 
     cleanup_manifest struct oci_manifest *m = NULL;
     cleanup_ref struct image_ref *r = NULL;
     cleanup_free char *name = NULL;
+    cleanup_error struct keel_error *first = NULL; /* before any goto out: freed there */
     if (geteuid() != 0) {
         error_set(err, EPERM,
                   "hoist run needs root (rootless containers: `hoist unpack --rootless`, then keel)");
@@ -270,7 +271,6 @@ static int run_make_bundle(struct hoist_context *ctx, const struct run_opts *o, 
     name = ref_format(r);
     if (store_open(ctx->store, true, &s, err) < 0)
         goto out;
-    cleanup_error struct keel_error *first = NULL;
     if (pull_resolve_stored(s, name, o->platform, NULL, &m, &first) < 0) {
         if (first->errnum != ENOENT) {
             *err = steal_ptr(&first);

@@ -181,3 +181,11 @@ def test_twenty_concurrent_pulls_of_overlapping_images(hoist_path, served, tmp_p
             gets[d] = gets.get(d, 0) + 1
     assert gets and max(gets.values()) == 1, gets
     assert os.listdir(store / ".tmp") == []  # no partial download left
+
+
+def test_run_with_a_bad_reference_is_a_clear_error(hoist_path, tmp_path):
+    # hoist run used to free an uninitialized error (goto past a cleanup
+    # variable) on every early failure: a segfault instead of the message.
+    r = hoist(hoist_path, tmp_path / "store", "run", "BAD REF!!", "true")
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "invalid reference" in r.stderr
