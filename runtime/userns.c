@@ -199,8 +199,13 @@ pid_t userns_clone_inside(int userns_fd, userns_clone_fn clone_fn, const void *a
         ;
     if (n != (ssize_t)sizeof rep)
         return error_set(err, EIO, "the helper cloning inside the joined user namespace died");
-    if (rep.pid <= 0)
-        return error_set(err, 0, "%s", rep.msg[0] ? rep.msg : "cloning inside the joined user namespace");
+    if (rep.pid <= 0) {
+        /* the message already ends with the helper's strerror */
+        error_set(err, 0, "%s", rep.msg[0] ? rep.msg : "cloning inside the joined user namespace");
+        if (err && *err)
+            (*err)->errnum = rep.errnum;
+        return -1;
+    }
     return rep.pid;
 }
 
