@@ -140,18 +140,24 @@ void http_setup_handle(struct registry_client *c, CURL *h)
     }
 }
 
+void http_set_request(CURL *h, const char *url, struct curl_slist *headers, struct http_response *resp,
+                      curl_write_callback write_cb, void *write_data)
+{
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, write_data);
+}
+
 int http_perform(struct registry_client *c, CURL *h, const char *url, bool head, struct curl_slist *headers,
                  struct http_response *resp, CURLcode *curl_code, struct keel_error **err)
 {
     curl_easy_reset(h);
     http_setup_handle(c, h);
     http_response_reset(resp);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header_cb);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_body_cb);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    http_set_request(h, url, headers, resp, http_body_cb, resp);
     if (head)
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     if (c->opts.log)

@@ -69,6 +69,10 @@ void http_response_free(struct http_response *r);
 void http_setup_handle(struct registry_client *c, CURL *h);
 /* Header callback target: fills r's header fields. */
 size_t http_header_cb(char *buf, size_t size, size_t n, void *user);
+/* Point h at url with headers; the response headers go into resp, the body
+ * to write_cb(write_data). */
+void http_set_request(CURL *h, const char *url, struct curl_slist *headers, struct http_response *resp,
+                      curl_write_callback write_cb, void *write_data);
 
 /* One request (no retries, no auth handling): GET, or HEAD when head=true.
  * headers may be NULL. On a transport failure returns -1 with *curl_code set. */

@@ -53,12 +53,7 @@ static int send_once(struct registry_client *c, const char *method, const char *
     /* An upload must not be replayed to wherever a redirect points. */
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, body ? 0L : 1L);
     http_response_reset(resp);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header_cb);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body_cb);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    http_set_request(h, url, headers, resp, discard_body_cb, resp);
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(method, "GET") != 0) {

@@ -159,12 +159,7 @@ static int job_start(struct transfer *t, CURLM *multi, struct job *j, struct kee
         j->headers = curl_slist_append(j->headers, range);
     }
     cleanup_free char *url = xasprintf("%s/v2/%s/blobs/%s", c->base_url, c->repository, j->d->digest);
-    curl_easy_setopt(j->h, CURLOPT_URL, url);
-    curl_easy_setopt(j->h, CURLOPT_HTTPHEADER, j->headers);
-    curl_easy_setopt(j->h, CURLOPT_HEADERFUNCTION, http_header_cb);
-    curl_easy_setopt(j->h, CURLOPT_HEADERDATA, &j->resp);
-    curl_easy_setopt(j->h, CURLOPT_WRITEFUNCTION, job_write_cb);
-    curl_easy_setopt(j->h, CURLOPT_WRITEDATA, j);
+    http_set_request(j->h, url, j->headers, &j->resp, job_write_cb, j);
     curl_easy_setopt(j->h, CURLOPT_PRIVATE, j);
     if (c->opts.log)
         log_debug(c->opts.log, "GET %s (from byte %" PRId64 ", attempt %d)", url, j->offset, j->attempt + 1);
