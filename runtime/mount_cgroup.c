@@ -299,13 +299,5 @@ int mount_cgroup_exec(const struct mount_exec_ctx *ctx, const struct mount_op *o
     cleanup_close int top = safepath_open(ctx->rootfd, op->destination, O_PATH, 0, err);
     if (top < 0)
         return error_prefix(err, "mount \"%s\" to \"%s\"", op->source, op->destination);
-    if ((op->opts.rec_set || op->opts.rec_clr) &&
-        mount_setattr_fd(top, true, op->opts.rec_set, op->opts.rec_clr, 0) < 0)
-        return cgroup_fail(err, errno, op, "setting recursive attributes");
-    for (size_t i = 0; i < op->opts.n_propagation; i++) {
-        unsigned long p = op->opts.propagation[i];
-        if (mount_setattr_fd(top, p & MS_REC, 0, 0, p & ~MS_REC) < 0)
-            return cgroup_fail(err, errno, op, "setting propagation");
-    }
-    return 0;
+    return mount_apply_after(op, top, err);
 }

@@ -171,18 +171,29 @@ static int mount_op_errno(struct keel_error **err, int errnum, const struct moun
     return error_set(err, errnum, "mount \"%s\" to \"%s\"", op->source, op->destination);
 }
 
-/* rro & co, then the propagation options in order, on the mount now at fd. */
-static int mount_apply_after(const struct mount_op *op, int fd, struct keel_error **err)
+int mount_apply_recursive(const struct mount_op *op, int fd, struct keel_error **err)
 {
     if ((op->opts.rec_set || op->opts.rec_clr) &&
         mount_setattr_fd(fd, true, op->opts.rec_set, op->opts.rec_clr, 0) < 0)
         return mount_op_errno(err, errno, op, "setting recursive attributes");
+    return 0;
+}
+
+int mount_apply_propagation(const struct mount_op *op, int fd, struct keel_error **err)
+{
     for (size_t i = 0; i < op->opts.n_propagation; i++) {
         unsigned long p = op->opts.propagation[i];
         if (mount_setattr_fd(fd, p & MS_REC, 0, 0, p & ~MS_REC) < 0)
             return mount_op_errno(err, errno, op, "setting propagation");
     }
     return 0;
+}
+
+int mount_apply_after(const struct mount_op *op, int fd, struct keel_error **err)
+{
+    if (mount_apply_recursive(op, fd, err) < 0)
+        return -1;
+    return mount_apply_propagation(op, fd, err);
 }
 
 static bool mount_op_needs_after(const struct mount_op *op)
@@ -267,17 +278,11 @@ static int mount_exec_bind(const struct mount_exec_ctx *ctx, const struct mount_
     mount_options_bind_attr(&op->opts, &set, &clr);
     if ((set || clr) && mount_setattr_fd(tree, false, set, clr, 0) < 0)
         return mount_op_errno(err, errno, op, "setting mount attributes");
-    if ((op->opts.rec_set || op->opts.rec_clr) &&
-        mount_setattr_fd(tree, true, op->opts.rec_set, op->opts.rec_clr, 0) < 0)
-        return mount_op_errno(err, errno, op, "setting recursive attributes");
+    if (mount_apply_recursive(op, tree, err) < 0)
+        return -1;
     if (move_mount(tree, "", dest, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return mount_op_errno(err, errno, op, NULL);
-    for (size_t i = 0; i < op->opts.n_propagation; i++) {
-        unsigned long p = op->opts.propagation[i];
-        if (mount_setattr_fd(tree, p & MS_REC, 0, 0, p & ~MS_REC) < 0)
-            return mount_op_errno(err, errno, op, "setting propagation");
-    }
-    return 0;
+    return mount_apply_propagation(op, tree, err);
 }
 
 static int mount_exec_remount(const struct mount_exec_ctx *ctx, const struct mount_op *op,

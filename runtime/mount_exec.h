@@ -48,4 +48,11 @@ int mount_setattr_fd(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_
  * or -1 with err. */
 int mount_open_dest(int rootfd, const char *dest, bool dir, struct keel_error **err);
 
+/* The options applied once op's mount is at fd: the recursive attributes
+ * (rro & co), then the propagation options in order; errors name op.
+ * mount_apply_after does both. */
+int mount_apply_recursive(const struct mount_op *op, int fd, struct keel_error **err);
+int mount_apply_propagation(const struct mount_op *op, int fd, struct keel_error **err);
+int mount_apply_after(const struct mount_op *op, int fd, struct keel_error **err);
+
 #endif
