@@ -45,9 +45,10 @@ struct init_args {
     int sync_fd;
     int fifo_fd;
     int lock_fd;
-    int listener_fd;                  /* the init's connection to linux.seccomp.listenerPath, or -1 */
-    unsigned listen_fds;              /* LISTEN_FDS passed through from the caller */
-    const struct idmap_mounts *idmap; /* idmapped mount trees, inherited through the clone */
+    const struct container_state *state; /* pid still unknown at clone time */
+    int listener_fd;                     /* the init's connection to linux.seccomp.listenerPath, or -1 */
+    unsigned listen_fds;                 /* LISTEN_FDS passed through from the caller */
+    const struct idmap_mounts *idmap;    /* idmapped mount trees, inherited through the clone */
 };
 
 /* The init: never returns (execs the user process or exits 1 after

@@ -120,19 +120,6 @@ static int create_prepare(struct create_job *j, struct keel_error **err)
     return 0;
 }
 
-/* The state JSONs the init gives its hooks: "creating" then "created". */
-static char *create_hook_states(struct create_job *j, size_t *len)
-{
-    cleanup_free char *a = state_oci_json(&j->st, CONTAINER_CREATING, false, false);
-    cleanup_free char *b = state_oci_json(&j->st, CONTAINER_CREATED, false, false);
-    size_t la = strlen(a), lb = strlen(b);
-    char *out = xmalloc(la + lb + 2);
-    memcpy(out, a, la + 1);
-    memcpy(out + la + 1, b, lb + 1);
-    *len = la + lb + 1;
-    return out;
-}
-
 static int create_run_runtime_hooks(struct create_job *j, struct keel_error **err)
 {
     cleanup_free char *state = state_oci_json(&j->st, CONTAINER_CREATING, false, false);
@@ -147,20 +134,29 @@ static int create_talk(struct create_job *j, struct keel_error **err)
     const struct spec_config *cfg = j->cfg;
     if (j->plan.new_user && ns_write_id_maps(j->pid, cfg, err) < 0)
         return -1;
+    if (proc_stat_read(j->pid, &j->st.pid_start, NULL) < 0)
+        return error_set(err, errno, "reading the start time of the container process %d", (int)j->pid);
     if (j->cgroup) {
+        /* Record the state before the cgroup exists: should keel be killed
+         * from here on, `delete --force` still finds the process and the
+         * cgroup to remove. */
+        j->st.cgroup = cgroup_manager_save(j->cgroup);
+        if (state_write(j->dirfd, &j->st, err) < 0)
+            return -1;
         j->cgroup_entered = true;
         if (cgroup_enter(j->cgroup, j->pid, err) < 0)
             return -1;
         if (cfg->linux && cfg->linux->resources.set &&
             cgroup_apply_resources(j->cgroup, &cfg->linux->resources, err) < 0)
             return -1;
+        free(j->st.cgroup);
         j->st.cgroup = cgroup_manager_save(j->cgroup);
     }
-    if (proc_stat_read(j->pid, &j->st.pid_start, NULL) < 0)
-        return error_set(err, errno, "reading the start time of the container process %d", (int)j->pid);
-    size_t len;
-    cleanup_free char *states = create_hook_states(j, &len);
-    if (sync_send(j->sock, SYNC_CONTINUE, 0, states, len, -1, err) < 0)
+    /* The init builds its hooks' state JSON itself (it shares our view of
+     * the state); it only lacks its pid as seen from here. */
+    char pidbuf[32];
+    int plen = snprintf(pidbuf, sizeof pidbuf, "%d", (int)j->pid);
+    if (sync_send(j->sock, SYNC_CONTINUE, 0, pidbuf, (size_t)plen, -1, err) < 0)
         return -1;
     for (;;) {
         cleanup_sync_msg struct sync_msg m = {.fd = -1};
@@ -234,6 +230,7 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
         .sync_fd = sv[1],
         .fifo_fd = j->fifo,
         .lock_fd = j->dirfd,
+        .state = &j->st,
         .listener_fd = -1,
         .listen_fds = create_listen_fds(),
         .idmap = &idmap,
@@ -249,6 +246,8 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
     }
     j->pid = pid;
     j->st.pid = pid;
+    j->st.annotations = json_object_get(j->cfg->tree, "annotations");
+    j->st.hooks = json_object_get(j->cfg->tree, "hooks");
     close(sv[1]);
     close(j->fifo);
     j->fifo = -1;
@@ -258,8 +257,6 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
 
 static int create_record(struct create_job *j, struct keel_error **err)
 {
-    j->st.annotations = json_object_get(j->cfg->tree, "annotations");
-    j->st.hooks = json_object_get(j->cfg->tree, "hooks");
     if (state_write(j->dirfd, &j->st, err) < 0)
         return -1;
     if (j->o->pid_file) {

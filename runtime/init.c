@@ -25,6 +25,7 @@
 #include "rootfs.h"
 #include "seccomp.h"
 #include "signals.h"
+#include "state.h"
 #include "sync.h"
 #include "terminal.h"
 #include "xalloc.h"
@@ -114,7 +115,17 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
     cleanup_sync_msg struct sync_msg go = {.fd = -1};
     if (sync_expect(a->sync_fd, SYNC_CONTINUE, &go, err) < 0)
         return -1;
-    *hook_state = steal_ptr(&go.payload);
+    {
+        /* "creating" then "created": the states the hooks get on stdin. */
+        struct container_state st = *a->state;
+        st.pid = (pid_t)atoi(go.payload);
+        cleanup_free char *creating = state_oci_json(&st, CONTAINER_CREATING, false, false);
+        cleanup_free char *created = state_oci_json(&st, CONTAINER_CREATED, false, false);
+        size_t l1 = strlen(creating), l2 = strlen(created);
+        *hook_state = xmalloc(l1 + l2 + 2);
+        memcpy(*hook_state, creating, l1 + 1);
+        memcpy(*hook_state + l1 + 1, created, l2 + 1);
+    }
     /* Nothing in the container may open our /proc/PID/exe (the keel
      * binary) while we run keel code; exec makes the process dumpable
      * again.  Only now: a rootless parent must first write our id maps,
