@@ -14,7 +14,7 @@
 struct keel_error;
 
 enum sync_type {
-    SYNC_CONTINUE = 1,  /* parent -> init: ids mapped, cgroup joined; payload = hook state JSONs */
+    SYNC_CONTINUE = 1,  /* parent -> init: ids mapped, cgroup joined; payload = the init's pid here */
     SYNC_HOOKS_REQUEST, /* init -> parent: mounts done, run prestart + createRuntime hooks */
     SYNC_HOOKS_DONE,    /* parent -> init: those hooks succeeded */
     SYNC_PTY,           /* init -> parent: the pty master, as the attached fd */
