@@ -62,6 +62,9 @@ int spec_check_names(char *const *v, const char *const *table, const char *path,
                      struct keel_error **err);
 int spec_check_name(const char *s, const char *const *table, const char *path, const char *what,
                     struct keel_error **err);
+/* A required string member that must be one of table's names. */
+int spec_req_name(yajl_val obj, const char *base, const char *key, const char *const *table, const char *what,
+                  char **out, struct keel_error **err);
 
 /* Parse a whole document (config.json, --process, --resources) that must be
  * a JSON object; name names it in errors. */

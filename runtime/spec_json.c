@@ -300,6 +300,15 @@ int spec_check_name(const char *s, const char *const *table, const char *path, c
     return error_set(err, 0, "%s: unknown %s \"%s\"", path, what, s);
 }
 
+int spec_req_name(yajl_val obj, const char *base, const char *key, const char *const *table, const char *what,
+                  char **out, struct keel_error **err)
+{
+    if (spec_req_string(obj, base, key, out, err) < 0)
+        return -1;
+    cleanup_free char *p = spec_path_join(base, key);
+    return spec_check_name(*out, table, p, what, err);
+}
+
 int spec_check_names(char *const *v, const char *const *table, const char *path, const char *what,
                      struct keel_error **err)
 {

@@ -119,10 +119,7 @@ static int spec_parse_scheduler(yajl_val proc, const char *base, struct spec_sch
         return 0;
     cleanup_free char *path = spec_path_join(base, "scheduler");
     s->set = true;
-    if (spec_req_string(v, path, "policy", &s->policy, err) < 0)
-        return -1;
-    cleanup_free char *pp = spec_path_join(path, "policy");
-    if (spec_check_name(s->policy, spec_sched_policies, pp, "scheduler policy", err) < 0)
+    if (spec_req_name(v, path, "policy", spec_sched_policies, "scheduler policy", &s->policy, err) < 0)
         return -1;
     if (spec_opt_i64(v, path, "nice", &s->nice, err) < 0 ||
         spec_opt_i64(v, path, "priority", &s->priority, err) < 0 ||
@@ -145,10 +142,7 @@ static int spec_parse_io_priority(yajl_val proc, const char *base, struct spec_i
         return 0;
     cleanup_free char *path = spec_path_join(base, "ioPriority");
     io->set = true;
-    if (spec_req_string(v, path, "class", &io->klass, err) < 0)
-        return -1;
-    cleanup_free char *cp = spec_path_join(path, "class");
-    if (spec_check_name(io->klass, spec_ioprio_classes, cp, "I/O priority class", err) < 0)
+    if (spec_req_name(v, path, "class", spec_ioprio_classes, "I/O priority class", &io->klass, err) < 0)
         return -1;
     return spec_opt_raw_i64(v, path, "priority", &io->priority, err);
 }

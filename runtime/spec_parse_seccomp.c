@@ -25,10 +25,7 @@ static int spec_parse_errno_ret(yajl_val v, const char *base, const char *key, s
 static int spec_parse_action(yajl_val v, const char *base, const char *key, char **out,
                              struct keel_error **err)
 {
-    if (spec_req_string(v, base, key, out, err) < 0)
-        return -1;
-    cleanup_free char *p = spec_path_join(base, key);
-    return spec_check_name(*out, spec_seccomp_actions, p, "seccomp action", err);
+    return spec_req_name(v, base, key, spec_seccomp_actions, "seccomp action", out, err);
 }
 
 static int spec_parse_seccomp_arg(yajl_val v, const char *ip, struct spec_seccomp_arg *a,
@@ -51,10 +48,7 @@ static int spec_parse_seccomp_arg(yajl_val v, const char *ip, struct spec_seccom
         if (json_get_uint64(two, tp, &a->value_two, err) < 0)
             return -1;
     }
-    if (spec_req_string(v, ip, "op", &a->op, err) < 0)
-        return -1;
-    cleanup_free char *op = spec_path_join(ip, "op");
-    return spec_check_name(a->op, spec_seccomp_operators, op, "seccomp operator", err);
+    return spec_req_name(v, ip, "op", spec_seccomp_operators, "seccomp operator", &a->op, err);
 }
 
 static int spec_parse_seccomp_syscall(yajl_val v, const char *ip, struct spec_seccomp_syscall *s,
