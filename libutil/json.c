@@ -271,6 +271,12 @@ yajl_gen json_gen_new(bool pretty)
 
 void json_gen_string(yajl_gen g, const char *s)
 {
+    /* A missing value (say, a field an older state.json lacks) is JSON null,
+     * never a crash. */
+    if (s == NULL) {
+        yajl_gen_null(g);
+        return;
+    }
     yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 

@@ -43,6 +43,7 @@ int json_get_strv(yajl_val v, const char *path, char ***out, struct keel_error *
 
 /* Generation. The generator is created with beautify off. */
 yajl_gen json_gen_new(bool pretty);
+/* A NULL string is generated as null. */
 void json_gen_string(yajl_gen g, const char *s);
 void json_gen_kv_string(yajl_gen g, const char *key, const char *value);
 void json_gen_kv_int(yajl_gen g, const char *key, long long value);

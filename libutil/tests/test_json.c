@@ -46,6 +46,14 @@ int main(void)
 
     CHECK(&c, json_parse("{\"a\":\"b\\u0000\"}", 15, "t", &v, &err) == 0 || err != NULL);
     json_freep(&v);
+    yajl_gen g2 = json_gen_new(false);
+    yajl_gen_map_open(g2);
+    json_gen_kv_string(g2, "owner", NULL);
+    yajl_gen_map_close(g2);
+    cleanup_free char *nul = json_gen_dup(g2, NULL);
+    yajl_gen_free(g2);
+    CHECK_STREQ(&c, nul, "{\"owner\":null}");
+
     /* Deep nesting is refused before yajl's recursive tree builder runs. */
     size_t depth = 100000;
     char *deep = malloc(2 * depth + 1);
