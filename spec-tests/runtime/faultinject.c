@@ -60,7 +60,8 @@ static int fault_hit(const char *cls)
     fault_count++;
     if (fault_log) {
         int saved = errno;
-        int fd = (int)syscall(SYS_openat, AT_FDCWD, fault_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        int fd =
+            (int)syscall(SYS_openat, AT_FDCWD, fault_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) {
             char line[96];
             int len = snprintf(line, sizeof line, "%d %s %ld\n", (int)getpid(), cls, fault_count);
