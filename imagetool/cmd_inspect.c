@@ -156,13 +156,10 @@ int cmd_inspect(struct hoist_context *ctx, int argc, char **argv, struct keel_er
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = registry_cli_option(&rc, c, optarg, err);
-        if (r < 0)
-            return -1;
-        if (r == 1)
-            continue;
+    while ((c = registry_cli_getopt(&rc, argc, argv, "h", opts, err)) != -1) {
         switch (c) {
+        case REGISTRY_CLI_BAD:
+            return -1;
         case OPT_RAW:
             raw = true;
             break;

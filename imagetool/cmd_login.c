@@ -34,13 +34,10 @@ int cmd_login(struct hoist_context *ctx, int argc, char **argv, struct keel_erro
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "hu:p:", opts, NULL)) != -1) {
-        int r = registry_cli_option(&rc, c, optarg, err);
-        if (r < 0)
-            return -1;
-        if (r == 1)
-            continue;
+    while ((c = registry_cli_getopt(&rc, argc, argv, "hu:p:", opts, err)) != -1) {
         switch (c) {
+        case REGISTRY_CLI_BAD:
+            return -1;
         case 'u':
             user = optarg;
             break;

@@ -63,3 +63,17 @@ int registry_cli_option(struct registry_cli *o, int c, const char *arg, struct k
         return 0;
     }
 }
+
+int registry_cli_getopt(struct registry_cli *o, int argc, char **argv, const char *shortopts,
+                        const struct option *longopts, struct keel_error **err)
+{
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        int r = registry_cli_option(o, c, optarg, err);
+        if (r < 0)
+            return REGISTRY_CLI_BAD;
+        if (r == 0)
+            return c;
+    }
+    return -1;
+}

@@ -42,6 +42,12 @@ struct registry_cli {
 void registry_cli_init(struct registry_cli *o);
 /* Handle option c (from getopt_long); 1 = handled, 0 = not ours, -1 = bad value. */
 int registry_cli_option(struct registry_cli *o, int c, const char *arg, struct keel_error **err);
+/* getopt_long that takes the registry options itself: returns the next other
+ * option as getopt_long does (-1 at the end), or REGISTRY_CLI_BAD with err
+ * for a bad registry option value. The caller resets optind first. */
+#define REGISTRY_CLI_BAD (-2)
+int registry_cli_getopt(struct registry_cli *o, int argc, char **argv, const char *shortopts,
+                        const struct option *longopts, struct keel_error **err);
 /* Copy the parsed options into po (the rest of po is left as it is). */
 void registry_cli_to_pull(const struct registry_cli *o, struct pull_options *po);
 /* Initialise ro with the parsed options; log (may be NULL) gets debug lines. */
