@@ -17,7 +17,6 @@
  * checksum and is compiled and rewritten. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
-#include <openssl/sha.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include "error.h"
 #include "fileutil.h"
 #include "seccomp_internal.h"
+#include "sha256_light.h"
 /* gnu11 predefines `linux` as 1; spec.h uses it as a member name. */
 #undef linux
 #include "spec.h"
@@ -50,22 +50,19 @@ struct file_header {
     char sum[HEX_LEN];
 };
 
-/* SHA-256 as hex into a fixed field.  OpenSSL's low-level SHA256_*
- * (deprecated in 3.0, still shipped) rather than libutil's EVP digests:
- * the first EVP fetch loads the provider machinery, ~1.5 ms of CPU, which
- * is more than the whole cache hit and would be paid by every `create`. */
-static void sha256_hex(const void *data, size_t len, char out[HEX_LEN])
+/* SHA-256 as hex into a fixed field, without libcrypto (sha256_light.h:
+ * loading libcrypto would cost every keel command more than a cache hit).
+ * Returns -1 when no hash is available at all: callers then bypass the
+ * cache, and a file's checksum never verifies. */
+static int sha256_hex(const void *data, size_t len, char out[HEX_LEN])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256_CTX ctx;
-    SHA256_Init(&ctx);
-    SHA256_Update(&ctx, data, len);
-    SHA256_Final(md, &ctx);
-    for (size_t i = 0; i < sizeof(md); i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0xf];
+    char hex[65];
+    if (sha256_light_hex(data, len, hex) < 0) {
+        memset(out, 'x', HEX_LEN);
+        return -1;
     }
+    memcpy(out, hex, HEX_LEN);
+    return 0;
 }
 
 void seccomp_program_encode(const struct seccomp_program *p, const char *key, struct strbuf *out)
@@ -108,8 +105,7 @@ int seccomp_program_decode(const char *data, size_t len, const char *key, const 
     if (key && memcmp(h.key, key, HEX_LEN) != 0)
         return error_set(err, 0, "seccomp program `%s`: built from another profile (key mismatch)", name);
     char sum[HEX_LEN];
-    sha256_hex(data + sizeof(h), body, sum);
-    if (memcmp(sum, h.sum, HEX_LEN) != 0)
+    if (sha256_hex(data + sizeof(h), body, sum) < 0 || memcmp(sum, h.sum, HEX_LEN) != 0)
         return error_set(err, 0, "seccomp program `%s`: checksum mismatch", name);
     struct seccomp_program *p = xzalloc(sizeof(*p));
     p->insns = xmalloc(body);
@@ -229,7 +225,8 @@ int seccomp_program_build(const struct spec_seccomp *s, const char *cache_dir, s
     cleanup_strbuf struct strbuf canon = STRBUF_INIT;
     seccomp_plan_serialize(&plan, &canon);
     char key[HEX_LEN + 1];
-    sha256_hex(canon.buf, canon.len, key);
+    if (sha256_hex(canon.buf, canon.len, key) < 0)
+        return seccomp_plan_compile(&plan, out, err);
     key[HEX_LEN] = '\0';
 
     /* Any cache trouble (unwritable root, corrupt entry) only costs the
