@@ -145,13 +145,9 @@ CLASSES = [("mount", None), ("clone", None), ("cgwrite", None), ("mkdir", None),
 
 
 # keel killed after it made the container's cgroups but before state.json
-# exists: `delete --force` finds no state, removes the directory and leaves
-# the cgroups (container_delete in runtime/container_ops.c; create_spawn in
-# runtime/container_create.c makes the cgroups before anything on disk
-# records them).
-CGROUP_LEAK = pytest.mark.xfail(strict=True, reason="cgroups made before state.json are left by delete --force")
-CASES = [pytest.param(c, m, a, id="%s-%s" % (c if not m else "%s-%s" % (c, m), a),
-                      marks=[CGROUP_LEAK] if a == "kill" and c in ("cgwrite", "mkdir", "open") else [])
+# existed used to leave the cgroups to `delete --force` (fixed in bae40fd:
+# state.json is recorded before the cgroup is made).
+CASES = [pytest.param(c, m, a, id="%s-%s" % (c if not m else "%s-%s" % (c, m), a))
          for c, m in CLASSES for a in ("kill", "fail")]
 
 
