@@ -81,6 +81,10 @@ __attribute__((noreturn)) static void process_main(struct exec_job *j)
     cleanup_error struct keel_error *err = NULL;
     cleanup_free char *exe = NULL;
     const struct spec_process *p = j->p;
+    /* As the init does (CVE-2019-5736): once in the container's pid
+     * namespace, nothing there may open our /proc/PID/exe (the keel binary)
+     * while keel code runs; the final execve makes the process dumpable. */
+    prctl(PR_SET_DUMPABLE, 0);
     signals_reset_all();
     cleanup_sync_msg struct sync_msg go = {.fd = -1};
     if (sync_expect(j->sock, SYNC_CONTINUE, &go, &err) < 0)
