@@ -86,14 +86,16 @@ def leftovers(rt, bundle, cid, marker):
                 "list": cid in rt.list_ids(),
                 "mounts": mounts_under(bundle.path),
                 "cgroups": cgroups_named(cid),
-                "processes": processes_with(marker)}
+                # the marker once the container runs; the id while its
+                # init still is keel waiting for `start`
+                "processes": processes_with(marker) + processes_with("\0" + cid + "\0")}
         if not any(left.values()) or time.time() > deadline:
             return {k: v for k, v in left.items() if v}
         time.sleep(0.1)
 
 
-def kill_marked(marker):
-    for pid in processes_with(marker):
+def kill_marked(marker, cid=None):
+    for pid in processes_with(marker) + (processes_with("\0" + cid + "\0") if cid else []):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -129,7 +131,7 @@ def run_faults(rt, bundle, shim, cls, action, match=None):
         left = leftovers(rt, bundle, cid, marker)
         if left:
             problems.append("%s #%d %s: left behind after delete --force: %s" % (cls, n, action, left))
-            kill_marked(marker)
+            kill_marked(marker, cid)
             for cg in sorted(left.get("cgroups", []), key=len, reverse=True):
                 try:
                     os.rmdir(cg)
