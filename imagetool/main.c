@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,10 @@ static int hoist_parse_global(struct hoist_context *ctx, int argc, char **argv, 
 int main(int argc, char **argv)
 {
     struct hoist_context ctx = {.argv0 = argv[0]};
+    /* A peer that closes its end (a credential helper that failed to start,
+     * a registry gone mid-upload) must give an error, not kill hoist
+     * without a word: writes then fail with EPIPE and are reported. */
+    signal(SIGPIPE, SIG_IGN);
     log_init_stderr(&ctx.log);
     cleanup_error struct keel_error *err = NULL;
     cleanup_free char *default_store = NULL;

@@ -272,3 +272,34 @@ def test_certs_d_directory(hoist_path, tls_reg, pki, tmp_path):
         shutil.rmtree(d)
         for p in reversed(created):
             os.rmdir(p)
+
+
+def test_credential_helper_supplies_the_login(hoist_path, tls_reg, pki, tmp_path):
+    """credHelpers in the auth file: hoist runs docker-credential-NAME get with
+    the registry on stdin and logs in with what it prints."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    asked = tmp_path / "asked"
+    helper = bindir / "docker-credential-keeltest"
+    helper.write_text("#!/bin/sh\n[ \"$1\" = get ] || exit 3\ncat > %s\n"
+                      "printf '{\"Username\":\"alice\",\"Secret\":\"s3cret\"}'\n" % asked)
+    helper.chmod(0o755)
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps({"credHelpers": {tls_reg.host: "keeltest"}}))
+    env = dict(os.environ, PATH="%s:%s" % (bindir, os.environ.get("PATH", "")))
+    r = hoist(hoist_path, tmp_path / "s", "pull", tls_reg.host + "/secure/img:v1", "--cert-dir",
+              str(pki / "certs"), "--authfile", str(authfile), env=env)
+    assert r.returncode == 0, r.stderr
+    assert asked.read_text().strip() == tls_reg.host
+
+
+def test_missing_credential_helper_is_a_clear_error(hoist_path, tls_reg, pki, tmp_path):
+    """A credsStore naming a helper that is not installed: an error naming it
+    (never a silent death by SIGPIPE while hoist writes to it)."""
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps({"credsStore": "keel-no-such-helper"}))
+    for _ in range(5):
+        r = hoist(hoist_path, tmp_path / "s", "pull", tls_reg.host + "/secure/img:v1", "--cert-dir",
+                  str(pki / "certs"), "--authfile", str(authfile), "--retry-times", "0")
+        assert r.returncode == 1, (r.returncode, r.stderr)
+        assert "docker-credential-keel-no-such-helper" in r.stderr
