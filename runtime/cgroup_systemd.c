@@ -19,12 +19,12 @@ int cgroup_systemd_new(const char *cgroups_path, const char *id, struct cgroup_m
         return -1;
     if (!cgroup_detect_systemd_running())
         return error_set(
-            err, EHOSTDOWN,
+            err, 0,
             "systemd is not running: `/run/systemd/system` does not exist, so the systemd cgroup "
             "driver (--systemd-cgroup) cannot create scope %s in %s; run without --systemd-cgroup",
             unit, slice);
     return error_set(
-        err, ENOTSUP,
+        err, 0,
         "the systemd cgroup driver needs D-Bus (sd-bus from libsystemd), which this keel was built "
         "without: cannot create scope %s in %s; run without --systemd-cgroup",
         unit, slice);
