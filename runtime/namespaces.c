@@ -214,20 +214,6 @@ static void ns_format_map(struct strbuf *sb, const struct spec_id_mapping *m, si
         strbuf_printf(sb, "%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
 }
 
-static int ns_write_proc(pid_t pid, const char *file, const char *text, struct keel_error **err)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-    cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return error_set(err, errno, "opening `%s`", path);
-    size_t len = strlen(text);
-    ssize_t n = write(fd, text, len);
-    if (n < 0 || (size_t)n != len)
-        return error_set(err, n < 0 ? errno : EIO, "writing `%s` (\"%s\")", path, text);
-    return 0;
-}
-
 int ns_write_id_maps(pid_t pid, const struct spec_config *cfg, struct keel_error **err)
 {
     const struct spec_linux *l = cfg->linux;
@@ -242,9 +228,9 @@ int ns_write_id_maps(pid_t pid, const struct spec_config *cfg, struct keel_error
     cleanup_free char *uid_map = strbuf_detach(&sb);
     ns_format_map(&sb, l->gid_mappings, l->n_gid_mappings);
     cleanup_free char *gid_map = strbuf_detach(&sb);
-    if (ns_write_proc(pid, "uid_map", uid_map, err) < 0)
+    if (userns_write_proc(pid, "uid_map", uid_map, err) < 0)
         return error_prefix(err, "linux.uidMappings");
-    if (ns_write_proc(pid, "gid_map", gid_map, err) < 0)
+    if (userns_write_proc(pid, "gid_map", gid_map, err) < 0)
         return error_prefix(err, "linux.gidMappings");
     return 0;
 }

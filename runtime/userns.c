@@ -24,7 +24,7 @@ bool userns_map_is_own_id(const struct spec_id_mapping *m, size_t n, unsigned ow
     return n == 1 && m[0].size == 1 && m[0].host_id == own;
 }
 
-static int userns_write_proc(pid_t pid, const char *file, const char *text, struct keel_error **err)
+int userns_write_proc(pid_t pid, const char *file, const char *text, struct keel_error **err)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);

@@ -20,6 +20,10 @@ struct keel_error;
  * a single line of size 1 whose host id is `own`. */
 bool userns_map_is_own_id(const struct spec_id_mapping *m, size_t n, unsigned own);
 
+/* Write text to /proc/PID/FILE (uid_map, gid_map, setgroups) in one write,
+ * as the kernel requires; the error names the file and the text. */
+int userns_write_proc(pid_t pid, const char *file, const char *text, struct keel_error **err);
+
 /* Write uid_map and gid_map of `pid` for a caller with euid != 0: directly
  * when each map is the caller's own id, through newuidmap/newgidmap
  * otherwise.  Errors name the field and carry the helper's own message. */
