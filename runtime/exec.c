@@ -20,6 +20,7 @@
 #include "error.h"
 #include "exec_internal.h"
 #include "fileutil.h"
+#include "foreground.h"
 #include "json.h"
 #include "process.h"
 #include "seccomp.h"
@@ -170,72 +171,6 @@ static int wait_exec(int sock, struct keel_error **err)
     if (sync_expect(sock, SYNC_CONTINUE, &m, err) < 0)
         return -1;
     return error_set(err, EPROTO, "exec: unexpected message from the process");
-}
-
-static bool copy_fd(int from, int to)
-{
-    char buf[8192];
-    ssize_t n = read(from, buf, sizeof buf);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return true;
-    if (n <= 0)
-        return false;
-    return fd_write_all(to, buf, (size_t)n) == 0;
-}
-
-/* Foreground: forward signals, proxy the terminal, return the exit status. */
-static int wait_foreground(pid_t pid, int master, const sigset_t *mask, struct keel_error **err)
-{
-    cleanup_close int sfd = signalfd(-1, mask, SFD_CLOEXEC);
-    if (sfd < 0)
-        return error_set(err, errno, "signalfd");
-    struct terminal_saved saved = {0};
-    bool in_open = master >= 0, out_open = master >= 0;
-    if (master >= 0) {
-        if (isatty(0)) {
-            terminal_copy_winsize(0, master);
-            terminal_set_raw(0, &saved, NULL);
-        }
-        fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
-    }
-    int status = -1;
-    for (;;) {
-        int st;
-        pid_t w = waitpid(-1, &st, WNOHANG);
-        if (w == pid) {
-            status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            break;
-        }
-        if (w < 0 && errno == ECHILD)
-            break;
-        struct pollfd p[3] = {
-            {sfd, POLLIN, 0}, {in_open ? 0 : -1, POLLIN, 0}, {out_open ? master : -1, POLLIN, 0}};
-        if (poll(p, 3, -1) < 0 && errno != EINTR)
-            break;
-        if (p[1].revents && !copy_fd(0, master))
-            in_open = false;
-        if (p[2].revents && !copy_fd(master, 1))
-            out_open = false;
-        if (p[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) == sizeof si) {
-                if (si.ssi_signo == SIGWINCH && master >= 0)
-                    terminal_copy_winsize(0, master);
-                else if (si.ssi_signo != SIGCHLD)
-                    kill(pid, (int)si.ssi_signo);
-            }
-        }
-    }
-    /* drain what the process wrote last */
-    while (out_open && copy_fd(master, 1)) {
-        struct pollfd p = {master, POLLIN, 0};
-        if (poll(&p, 1, 0) <= 0)
-            break;
-    }
-    terminal_restore(&saved);
-    if (status < 0)
-        return error_set(err, ECHILD, "lost the exec process %d", (int)pid);
-    return status;
 }
 
 /* What exec needs of config.json (process, linux.personality), kept in the
@@ -436,7 +371,7 @@ int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct k
     }
     if (o->detach)
         return 0;
-    r = wait_foreground(pid, master, &mask, err);
+    r = foreground_wait(pid, master, &mask, err);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return r;
 
