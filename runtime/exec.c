@@ -46,6 +46,7 @@ struct exec_job {
     struct spec_config *cfg;
     struct spec_process *p;
     struct seccomp_program *seccomp;
+    const char *listener_path, *listener_metadata; /* in cfg; path set when seccomp notifies */
     int ns_fd[N_NS];
     int sock;        /* the child's end */
     int parent_sock; /* ours, closed in the joiner */
@@ -74,6 +75,23 @@ static int open_namespaces(pid_t pid, int fds[N_NS], struct keel_error **err)
             return error_set(err, errno, "opening the container's %s namespace `%s`", ns_order[i].name, path);
     }
     return 0;
+}
+
+/* In the process, right after seccomp(2) gave a listener: until the agent
+ * has it, a notified call would wait on an fd nobody reads, and keel's own
+ * setup may still make such calls (the filter goes on before the capability
+ * drop without noNewPrivileges).  So hand it to the parent, which can reach
+ * listenerPath (a host path), and wait for its word. */
+static int process_forward_listener(int sock, int notify_fd, struct keel_error **err)
+{
+    if (notify_fd < 0)
+        return 0;
+    int r = sync_send(sock, EXEC_SYNC_SECCOMP_LISTENER, 0, NULL, 0, notify_fd, err);
+    close(notify_fd);
+    if (r < 0)
+        return -1;
+    cleanup_sync_msg struct sync_msg done = {.fd = -1};
+    return sync_expect(sock, SYNC_CONTINUE, &done, err);
 }
 
 /* The exec process: never returns. */
@@ -109,14 +127,16 @@ __attribute__((noreturn)) static void process_main(struct exec_job *j)
         goto fail;
     /* without no_new_privs the filter needs CAP_SYS_ADMIN: load it before the drop */
     int notify_fd = -1;
-    if (j->seccomp && !p->no_new_privileges && seccomp_program_load(j->seccomp, &notify_fd, &err) < 0)
+    if (j->seccomp && !p->no_new_privileges &&
+        (seccomp_program_load(j->seccomp, &notify_fd, &err) < 0 ||
+         process_forward_listener(j->sock, notify_fd, &err) < 0))
         goto fail;
     if (process_apply_identity(p, &err) < 0)
         goto fail;
-    if (j->seccomp && p->no_new_privileges && seccomp_program_load(j->seccomp, &notify_fd, &err) < 0)
+    if (j->seccomp && p->no_new_privileges &&
+        (seccomp_program_load(j->seccomp, &notify_fd, &err) < 0 ||
+         process_forward_listener(j->sock, notify_fd, &err) < 0))
         goto fail;
-    if (notify_fd >= 0)
-        close(notify_fd); /* the container's agent already serves the init's listener */
     process_exec(p, exe, NULL, &err);
 fail:
     sync_send_error(j->sock, err);
@@ -157,20 +177,51 @@ static int joiner_entry(void *arg)
     joiner_main(j);
 }
 
-/* EOF on the CLOEXEC socket: the process exec'ed.  A message: its error. */
-static int wait_exec(int sock, struct keel_error **err)
+/* The process's seccomp listener to the agent, with the container process
+ * state: its own pid, the container's state (init pid, status) around it. */
+static int forward_listener(const struct exec_job *j, const struct container_state *s,
+                            enum container_status status, pid_t pid, int notify_fd, struct keel_error **err)
 {
-    char c;
-    ssize_t r;
-    do
-        r = recv(sock, &c, 1, MSG_PEEK);
-    while (r < 0 && errno == EINTR);
-    if (r == 0)
-        return 0;
-    cleanup_sync_msg struct sync_msg m = {.fd = -1};
-    if (sync_expect(sock, SYNC_CONTINUE, &m, err) < 0)
-        return -1;
-    return error_set(err, EPROTO, "exec: unexpected message from the process");
+    if (notify_fd < 0)
+        return error_set(err, EPROTO, "exec: the seccomp listener message carries no fd");
+    if (!j->listener_path)
+        return error_set(err, EPROTO,
+                         "exec: the process got a seccomp listener, but there is no listenerPath");
+    cleanup_free char *state = state_oci_json(s, status, false, false);
+    if (seccomp_notify_send_process(j->listener_path, notify_fd, (long)pid, state, j->listener_metadata,
+                                    err) < 0)
+        return error_prefix(err, "handing the seccomp listener to the agent");
+    return 0;
+}
+
+/* EOF on the CLOEXEC socket: the process exec'ed.  A message: its error,
+ * or its seccomp listener for the agent (then it waits for our go). */
+static int wait_exec(int sock, const struct exec_job *j, const struct container_state *s,
+                     enum container_status status, pid_t pid, struct keel_error **err)
+{
+    for (;;) {
+        char c;
+        ssize_t r;
+        do
+            r = recv(sock, &c, 1, MSG_PEEK);
+        while (r < 0 && errno == EINTR);
+        if (r == 0)
+            return 0;
+        cleanup_sync_msg struct sync_msg m = {.fd = -1};
+        if (sync_recv(sock, &m, err) < 0)
+            return -1;
+        if (m.type == SYNC_ERROR) {
+            error_set(err, 0, "%s", m.payload);
+            if (err && *err)
+                (*err)->errnum = m.errnum;
+            return -1;
+        }
+        if (m.type != EXEC_SYNC_SECCOMP_LISTENER)
+            return error_set(err, EPROTO, "exec: unexpected message %u from the process", (unsigned)m.type);
+        if (forward_listener(j, s, status, pid, m.fd, err) < 0 ||
+            sync_send(sock, SYNC_CONTINUE, 0, NULL, 0, -1, err) < 0)
+            return -1;
+    }
 }
 
 /* What exec needs of config.json (process, linux.personality), kept in the
@@ -180,6 +231,11 @@ static int wait_exec(int sock, struct keel_error **err)
  * the file's inode, size and mtime and is used only while they match. */
 #define EXEC_CACHE_FILE "exec-config.json"
 #define EXEC_CACHE_KEY "keelConfigStat"
+/* linux.seccomp's listenerPath and listenerMetadata: the copy leaves out the
+ * profile (20 KiB), but a NOTIFY filter's exec needs the agent. */
+#define EXEC_CACHE_LISTENER "keelSeccompListener"
+/* Bumped when the copy's content changes, so an older keel's copy is a miss. */
+#define EXEC_CACHE_VERSION "2"
 
 static char *config_stamp(const char *bundle)
 {
@@ -187,8 +243,26 @@ static char *config_stamp(const char *bundle)
     struct stat st;
     if (stat(path, &st) < 0)
         return NULL;
-    return xasprintf("%llu:%llu:%lld.%09ld", (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
-                     (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    return xasprintf(EXEC_CACHE_VERSION ":%llu:%llu:%lld.%09ld", (unsigned long long)st.st_ino,
+                     (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+/* listenerPath and listenerMetadata of the full config, or of exec's copy. */
+static void config_listener(const struct spec_config *cfg, const char **path, const char **metadata)
+{
+    *path = *metadata = NULL;
+    if (!cfg)
+        return;
+    if (cfg->linux && cfg->linux->seccomp) {
+        *path = cfg->linux->seccomp->listener_path;
+        *metadata = cfg->linux->seccomp->listener_metadata;
+        return;
+    }
+    yajl_val l = json_object_get(cfg->tree, EXEC_CACHE_LISTENER);
+    yajl_val v = json_object_get(l, "listenerPath");
+    *path = YAJL_IS_STRING(v) ? v->u.string : NULL;
+    v = json_object_get(l, "listenerMetadata");
+    *metadata = YAJL_IS_STRING(v) ? v->u.string : NULL;
 }
 
 static int exec_load_config(int dirfd, const char *bundle, struct spec_config **out, struct keel_error **err)
@@ -229,6 +303,15 @@ static int exec_load_config(int dirfd, const char *bundle, struct spec_config **
             yajl_gen_map_open(g);
             json_gen_key(g, "personality");
             json_gen_value(g, v);
+            yajl_gen_map_close(g);
+        }
+        const struct spec_seccomp *sc = full->linux ? full->linux->seccomp : NULL;
+        if (sc && sc->listener_path) {
+            json_gen_key(g, EXEC_CACHE_LISTENER);
+            yajl_gen_map_open(g);
+            json_gen_kv_string(g, "listenerPath", sc->listener_path);
+            if (sc->listener_metadata)
+                json_gen_kv_string(g, "listenerMetadata", sc->listener_metadata);
             yajl_gen_map_close(g);
         }
         yajl_gen_map_close(g);
@@ -272,11 +355,12 @@ int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct k
     if (st == CONTAINER_PAUSED && !o->ignore_paused)
         return error_set(
             err, 0, "cannot exec in container \"%s\": it is paused (resume it, or --ignore-paused)", o->id);
+    cleanup_error struct keel_error *config_err = NULL;
     if (o->process_file) {
         /* process.json says everything about the process; the config only
-         * adds linux.personality, so a bundle gone since create is no error */
-        cleanup_error struct keel_error *ignored = NULL;
-        exec_load_config(dirfd, s->bundle, &j.cfg, &ignored);
+         * adds linux.personality (and a NOTIFY filter's listenerPath), so a
+         * bundle gone since create is no error unless the filter needs it */
+        exec_load_config(dirfd, s->bundle, &j.cfg, &config_err);
     } else if (exec_load_config(dirfd, s->bundle, &j.cfg, err) < 0) {
         return error_prefix(err, "exec in container \"%s\"", o->id);
     }
@@ -289,6 +373,26 @@ int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct k
     if (faccessat(dirfd, SECCOMP_STATE_FILE, F_OK, 0) == 0 &&
         seccomp_program_load_file(dirfd, SECCOMP_STATE_FILE, &j.seccomp, err) < 0)
         return error_prefix(err, "exec: the container's seccomp filter");
+    if (j.seccomp && seccomp_program_uses_notify(j.seccomp)) {
+        config_listener(j.cfg, &j.listener_path, &j.listener_metadata);
+        if (!j.listener_path || !j.listener_path[0]) {
+            if (config_err) {
+                error_set(err, 0, "%s", error_msg(config_err));
+                if (err && *err)
+                    (*err)->errnum = config_err->errnum;
+                return error_prefix(
+                    err,
+                    "exec in container \"%s\": its seccomp filter has SCMP_ACT_NOTIFY rules, and "
+                    "the bundle's config.json that names linux.seccomp.listenerPath cannot be read",
+                    o->id);
+            }
+            return error_set(
+                err, 0,
+                "exec in container \"%s\": its seccomp filter has SCMP_ACT_NOTIFY rules, but the "
+                "bundle's config.json has no linux.seccomp.listenerPath to send the listener to",
+                o->id);
+        }
+    }
     cleanup_cgroup_manager struct cgroup_manager *m = NULL;
     if (s->cgroup && cgroup_manager_load(s->cgroup, &m, err) < 0)
         return -1;
@@ -359,7 +463,7 @@ int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct k
                 goto failed;
         }
     }
-    if (wait_exec(sock, err) < 0)
+    if (wait_exec(sock, &j, s, st, pid, err) < 0)
         goto failed;
     if (o->pid_file) {
         char buf[32];

@@ -6,6 +6,13 @@
 
 #include "exec.h"
 #include "spec.h"
+#include "sync.h"
+
+/* exec's own message on the sync socket (sync.h's types are create's):
+ * process -> parent, the seccomp listener fd attached, right after the
+ * filter is loaded; the parent hands the fd to the agent at listenerPath
+ * and answers SYNC_CONTINUE (or kills the process when that fails). */
+#define EXEC_SYNC_SECCOMP_LISTENER ((enum sync_type)0x100)
 
 /* The process JSON for an exec without --process: cfg_process (config.json's
  * "process" object, may be NULL) with o's flags over it. */

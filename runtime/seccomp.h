@@ -73,6 +73,11 @@ int seccomp_notify_connect(const char *listener_path, int *sock_out, struct keel
 int seccomp_notify_send_on(int sock, const char *listener_path, int notify_fd, const char *state_json,
                            const char *metadata, struct keel_error **err);
 
+/* seccomp_notify_send for a process other than the state's (`exec`): the
+ * container process state's pid is `pid`, its state.pid the init's. */
+int seccomp_notify_send_process(const char *listener_path, int notify_fd, long pid, const char *state_json,
+                                const char *metadata, struct keel_error **err);
+
 /* Whether this kernel accepts a SECCOMP_FILTER_FLAG_* (for `keel features`);
  * probes without installing anything. */
 bool seccomp_kernel_supports_flag(unsigned flag);

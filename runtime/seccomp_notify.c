@@ -21,8 +21,10 @@ static void yajl_gen_freep(yajl_gen *g)
         yajl_gen_free(*g);
 }
 
-static int build_process_state(const char *state_json, const char *metadata, char **out, size_t *len,
-                               struct keel_error **err)
+/* pid > 0: the process the fd belongs to when it is not the state's (an
+ * exec'd one); the state's own pid stays the container's init. */
+static int build_process_state(const char *state_json, long pid_of_fd, const char *metadata, char **out,
+                               size_t *len, struct keel_error **err)
 {
     cleanup_json yajl_val state = NULL;
     if (json_parse(state_json, strlen(state_json), "container state", &state, err) < 0)
@@ -49,7 +51,7 @@ static int build_process_state(const char *state_json, const char *metadata, cha
     yajl_gen_array_open(g);
     json_gen_string(g, "seccompFd");
     yajl_gen_array_close(g);
-    json_gen_kv_int(g, "pid", (long long)pid);
+    json_gen_kv_int(g, "pid", pid_of_fd > 0 ? (long long)pid_of_fd : (long long)pid);
     if (metadata)
         json_gen_kv_string(g, "metadata", metadata);
     json_gen_key(g, "state");
@@ -74,12 +76,12 @@ int seccomp_notify_connect(const char *listener_path, int *sock_out, struct keel
     return 0;
 }
 
-int seccomp_notify_send_on(int sock, const char *listener_path, int notify_fd, const char *state_json,
-                           const char *metadata, struct keel_error **err)
+static int send_process_state(int sock, const char *listener_path, int notify_fd, long pid_of_fd,
+                              const char *state_json, const char *metadata, struct keel_error **err)
 {
     cleanup_free char *payload = NULL;
     size_t len = 0;
-    if (build_process_state(state_json, metadata, &payload, &len, err) < 0)
+    if (build_process_state(state_json, pid_of_fd, metadata, &payload, &len, err) < 0)
         return error_prefix(err, "seccomp listener `%s`", listener_path);
 
     union {
@@ -113,15 +115,27 @@ int seccomp_notify_send_on(int sock, const char *listener_path, int notify_fd, c
     return 0;
 }
 
-int seccomp_notify_send(const char *listener_path, int notify_fd, const char *state_json,
-                        const char *metadata, struct keel_error **err)
+int seccomp_notify_send_on(int sock, const char *listener_path, int notify_fd, const char *state_json,
+                           const char *metadata, struct keel_error **err)
+{
+    return send_process_state(sock, listener_path, notify_fd, 0, state_json, metadata, err);
+}
+
+int seccomp_notify_send_process(const char *listener_path, int notify_fd, long pid, const char *state_json,
+                                const char *metadata, struct keel_error **err)
 {
     cleanup_close int sock = -1;
     if (seccomp_notify_connect(listener_path, &sock, err) < 0)
         return -1;
-    if (seccomp_notify_send_on(sock, listener_path, notify_fd, state_json, metadata, err) < 0)
+    if (send_process_state(sock, listener_path, notify_fd, pid, state_json, metadata, err) < 0)
         return -1;
     if (close(steal_fd(&sock)) < 0)
         return error_set(err, errno, "closing the connection to `%s`", listener_path);
     return 0;
+}
+
+int seccomp_notify_send(const char *listener_path, int notify_fd, const char *state_json,
+                        const char *metadata, struct keel_error **err)
+{
+    return seccomp_notify_send_process(listener_path, notify_fd, 0, state_json, metadata, err);
 }

@@ -279,3 +279,52 @@ def test_exec_follows_the_bundle_config(rt, container, bundle):
     r = rt.run("exec", cid, "sh", "-c", "echo $TERM")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "edited"
+
+
+def test_exec_tty_with_seccomp_notify(rt, container, tmp_path):
+    """A terminal and a NOTIFY filter in one exec: the pty goes to the console
+    socket, the new listener to the agent, and the agent's errno reaches the
+    process on its terminal (issue #4)."""
+    import errno
+    from seccomp_agent import AgentProcess
+    agent = AgentProcess("errno:%d" % errno.EXDEV)
+    try:
+        cid = container(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent.path,
+                                 "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]})
+        path = str(tmp_path / "console.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+        got = {}
+
+        def accept():
+            conn, _ = srv.accept()
+            got["fd"] = recv_fd(conn)
+            conn.close()
+
+        t = threading.Thread(target=accept)
+        t.start()
+        pidf = tmp_path / "exec.pid"
+        r = rt.run("exec", "-t", "-d", "--console-socket", path, "--pid-file", str(pidf), cid, "sh", "-c",
+                   "mkdir /tmp/t; echo rc=$?; echo tty-done; sleep 2")
+        t.join(10)
+        srv.close()
+        assert r.returncode == 0, r.stderr
+        fd = got.get("fd")
+        assert fd is not None
+        out = b""
+        deadline = time.time() + 10
+        while b"tty-done" not in out and time.time() < deadline:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(fd)
+        assert os.strerror(errno.EXDEV).encode() in out and b"rc=1" in out, out
+        states = agent.wait_for(lambda e: "state" in e and e["state"]["pid"] == int(pidf.read_text()))
+        assert states and states[0]["state"]["state"]["id"] == cid, agent.entries()
+    finally:
+        agent.stop()

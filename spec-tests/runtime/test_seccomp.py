@@ -317,3 +317,165 @@ def test_exec_gets_the_containers_filter(rt, bundle):
         assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "e"))
     finally:
         rt.run("delete", "--force", c, timeout=30)
+
+
+# ---- NOTIFY and exec (issue #4): every exec'd process installs the filter
+# with a new listener, and the runtime hands that fd to the agent with a
+# container process state of its own (pid = the exec'd process). ----
+
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+from lifecycle_util import is_runc  # noqa: E402
+from seccomp_agent import AgentProcess  # noqa: E402
+
+
+@pytest.fixture
+def agent():
+    started = []
+
+    def start(answer):
+        a = AgentProcess(answer)
+        started.append(a)
+        return a
+
+    yield start
+    for a in started:
+        a.stop()
+
+
+def notify_profile(agent_path, metadata="exec-test"):
+    return {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent_path, "listenerMetadata": metadata,
+            "syscalls": [{"names": MKDIR, "action": "SCMP_ACT_NOTIFY"}]}
+
+
+def start_notified(rt, bundle, agent_path):
+    """A running `sleep` container whose profile notifies mkdir; returns (id, init pid)."""
+    writable(bundle)
+    bundle.config["linux"]["seccomp"] = notify_profile(agent_path)
+    bundle.set_args("sleep", "1000")
+    c = cid()
+    r = run_files(rt, "create", "--bundle", bundle.path, c, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = run_files(rt, "start", c, timeout=60)
+    assert r.returncode == 0, r.stderr
+    st = json.loads(rt.run("state", c, check=True).stdout)
+    return c, st["pid"]
+
+
+def exec_states(a, pid):
+    """The agent's log entries of the connection that delivered pid's state."""
+    got = a.wait_for(lambda e: "state" in e and e["state"].get("pid") == pid)
+    assert got, a.entries()
+    return got[0]
+
+
+def check_exec_state(a, c, init_pid, pid):
+    st = exec_states(a, pid)
+    assert st["nfds"] == 1
+    ps = st["state"]
+    assert ps["fds"] == ["seccompFd"]
+    assert ps["metadata"] == "exec-test"
+    assert "ociVersion" in ps
+    assert ps["state"]["id"] == c
+    assert ps["state"]["pid"] == init_pid
+    assert ps["state"]["status"] == "running"
+    # the notification came through this connection's fd, from the exec'd process
+    notes = a.wait_for(lambda e: e.get("conn") == st["conn"] and "nr" in e)
+    assert notes and notes[0]["pid"] == pid, a.entries()
+    return st
+
+
+@pytest.mark.parametrize("round_", ["first", "second"])
+def test_exec_notify_agent_answers(rt, bundle, agent, tmp_path, round_):
+    """Foreground exec: the agent gets the exec'd process's listener and
+    its errno reaches the process.  "second" execs twice: keel's first exec
+    reads config.json, the next one its parsed copy in the state dir."""
+    a = agent("errno:%d" % errno.EXDEV)
+    c, init_pid = start_notified(rt, bundle, a.path)
+    for i in range(2 if round_ == "second" else 1):
+        pidf = tmp_path / ("exec%d.pid" % i)
+        r = rt.run("exec", "--pid-file", str(pidf), c, "mkdir", "/tmp/d%d" % i, timeout=60)
+        assert r.returncode != 0, r.stdout
+        assert os.strerror(errno.EXDEV) in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "d%d" % i))
+        check_exec_state(a, c, init_pid, int(pidf.read_text()))
+
+
+def test_exec_notify_agent_makes_it_succeed(rt, bundle, agent, tmp_path):
+    """Only the agent can make mkdir return 0 without making the directory."""
+    a = agent("ok")
+    c, init_pid = start_notified(rt, bundle, a.path)
+    pidf = tmp_path / "exec.pid"
+    r = rt.run("exec", "--pid-file", str(pidf), c, "mkdir", "/tmp/faked", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "faked"))
+    check_exec_state(a, c, init_pid, int(pidf.read_text()))
+
+
+def test_exec_notify_detach_with_process_file(rt, bundle, agent, tmp_path):
+    """podman's and containerd's call: exec --process P.json --detach --pid-file F."""
+    a = agent("errno:%d" % errno.EDQUOT)
+    c, init_pid = start_notified(rt, bundle, a.path)
+    proc = {"terminal": False, "user": {"uid": 0, "gid": 0}, "cwd": "/", "env": ["PATH=/bin"],
+            "noNewPrivileges": True, "args": ["mkdir", "/tmp/detached"]}
+    pf = tmp_path / "process.json"
+    pf.write_text(json.dumps(proc))
+    pidf = tmp_path / "exec.pid"
+    errf = tmp_path / "exec.err"
+    with open(errf, "w") as err:  # the detached process keeps the runtime's stdio: a file, not a pipe
+        r = rt.run("exec", "--process", str(pf), "--detach", "--pid-file", str(pidf), c,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, timeout=60)
+    assert r.returncode == 0, errf.read_text()
+    pid = int(pidf.read_text())
+    check_exec_state(a, c, init_pid, pid)
+    deadline = time.time() + 20
+    while os.strerror(errno.EDQUOT) not in errf.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.strerror(errno.EDQUOT) in errf.read_text()
+    assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "detached"))
+
+
+def test_exec_notify_without_nnp(rt, bundle, agent, tmp_path):
+    """noNewPrivileges false (podman's default): the filter goes on before the
+    capability drop, so keel's own remaining setup runs under it; the fd must
+    reach the agent before that, or a notified call of the setup would wait
+    for an agent that has no fd."""
+    a = agent("errno:%d" % errno.EXDEV)
+    bundle.config["process"]["noNewPrivileges"] = False
+    c, init_pid = start_notified(rt, bundle, a.path)
+    pidf = tmp_path / "exec.pid"
+    r = rt.run("exec", "-u", "65534:65534", "--pid-file", str(pidf), c, "mkdir", "/tmp/nnp", timeout=60)
+    assert r.returncode != 0
+    assert os.strerror(errno.EXDEV) in r.stderr, r.stderr
+    check_exec_state(a, c, init_pid, int(pidf.read_text()))
+
+
+def test_exec_notify_agent_gone_fails(rt, bundle, agent, tmp_path):
+    """The spec: if sending to listenerPath fails, the runtime MUST generate
+    an error; the process must not run unwatched (or hang)."""
+    a = agent("errno:%d" % errno.EXDEV)
+    c, _ = start_notified(rt, bundle, a.path)
+    a.stop()
+    r = rt.run("exec", c, "sh", "-c", "echo ran > /tmp/ran", timeout=60)
+    assert r.returncode != 0
+    assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "ran"))
+
+
+def test_exec_notify_with_cached_program(rt, bundle, agent, tmp_path):
+    """The second container of a profile gets its BPF from keel's cache, exec
+    from the state dir copy: both must keep the NOTIFY action and exec's load
+    the NEW_LISTENER flag, else the agent would never get an fd."""
+    a = agent("errno:%d" % errno.EXDEV)
+    c1, _ = start_notified(rt, bundle, a.path)
+    c2, init2 = start_notified(rt, bundle, a.path)
+    if not is_runc(rt):
+        cache = os.path.join(rt.root, "seccomp-cache")
+        assert len([n for n in os.listdir(cache) if not n.startswith(".")]) == 1
+        assert os.path.exists(os.path.join(rt.root, c2, "seccomp.bpf"))
+    pidf = tmp_path / "exec.pid"
+    r = rt.run("exec", "--pid-file", str(pidf), c2, "mkdir", "/tmp/cached", timeout=60)
+    assert r.returncode != 0
+    assert os.strerror(errno.EXDEV) in r.stderr, r.stderr
+    check_exec_state(a, c2, init2, int(pidf.read_text()))
+    rt.run("delete", "--force", c1, timeout=30)
