@@ -9,6 +9,10 @@
  *          -> process: waits for "continue" (the parent has put it into the
  *             container's cgroup), makes its terminal, applies limits,
  *             identity, the container's saved seccomp filter, and execs.
+ *             A filter with NOTIFY rules gives it a new listener fd: it
+ *             sends the fd up (EXEC_SYNC_SECCOMP_LISTENER) and waits for
+ *             "continue" while the parent, which can reach the host path
+ *             linux.seccomp.listenerPath, hands it to the agent.
  *   The parent is a child subreaper, so the process becomes its child when
  *   the joiner exits: a foreground exec waits for it and exits with its
  *   status.  Errors inside travel back verbatim (sync.h messages); the
