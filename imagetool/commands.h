@@ -11,6 +11,7 @@ int cmd_images(struct hoist_context *ctx, int argc, char **argv, struct keel_err
 int cmd_inspect(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_rm(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_gc(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
+int cmd_fsck(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_tags(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_login(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);
 int cmd_logout(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err);

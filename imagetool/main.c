@@ -23,6 +23,7 @@ static const struct hoist_command hoist_commands[] = {
     {"inspect", cmd_inspect, "show an image's manifest and config (store or registry)"},
     {"rm", cmd_rm, "remove images from the store"},
     {"gc", cmd_gc, "remove blobs no image in the store uses"},
+    {"fsck", cmd_fsck, "check the store: every blob present, with the right digest and size"},
     {"tags", cmd_tags, "list a repository's tags"},
     {"login", cmd_login, "log in to a registry (stores credentials in auth.json)"},
     {"logout", cmd_logout, "remove stored registry credentials"},

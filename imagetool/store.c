@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -176,20 +177,33 @@ int store_write_blob(struct store *s, const char *digest, const void *data, size
     cleanup_free char *actual = digest_buffer(alg, data, len);
     if (digest && strcmp(actual, digest) != 0)
         return error_set(err, 0, "blob %s: content has digest %s", digest, actual);
-    if (!store_has_blob(s, actual)) {
-        cleanup_free char *tmp = xasprintf("%s/.tmp/blob-XXXXXX", s->dir);
-        cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-            return error_set(err, errno, "creating a temporary file in `%s/.tmp`", s->dir);
-        int r = fd_write_all(fd, data, len);
-        if (r < 0) {
-            unlink(tmp);
-            return error_set(err, -r, "writing `%s`", tmp);
+    /* The temp file and lock of a streamed blob: a crash leaves a file named
+     * after the blob, which the next write of it takes over (not a file
+     * under a random name that only gc would remove). */
+    for (int waited_ms = 0;; waited_ms += 10) {
+        struct store_writer *w = NULL;
+        int64_t offset = 0;
+        int r = store_writer_open(s, actual, (int64_t)len, false, &w, &offset, err);
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            break;
+        if (r == 2) {
+            /* Another hoist writes the same small blob: it is done in a moment. */
+            if (waited_ms >= 60000)
+                return error_set(err, EBUSY, "blob %s: another hoist has been writing it for a minute",
+                                 actual);
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
         }
-        if (store_install_file(s, fd, tmp, actual, err) < 0) {
-            unlink(tmp);
+        if (store_writer_write(w, data, len, err) < 0) {
+            store_writer_abort(w, false);
             return -1;
         }
+        if (store_writer_commit(w, err) < 0)
+            return -1;
+        break;
     }
     if (out_digest)
         *out_digest = steal_ptr(&actual);

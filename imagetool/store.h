@@ -88,4 +88,45 @@ void store_entries_free(struct store_entry *e, size_t n);
  * Takes the exclusive lock. *removed / *freed (optional) report the work. */
 int store_gc(struct store *s, size_t *removed, uint64_t *freed, struct keel_error **err);
 
+/* Integrity check (hoist fsck): every blob reachable from index.json
+ * (through indexes and manifests to configs and layers) is present with
+ * the size its descriptor declares, every blob under blobs/ has the content
+ * its name says, and what is not needed is listed. A manifest an index
+ * names may be absent (a platform that was not pulled). */
+enum store_fsck_kind {
+    STORE_FSCK_MISSING,  /* a referenced blob is not in blobs/ */
+    STORE_FSCK_CORRUPT,  /* wrong content or size, unreadable, or a manifest that does not parse */
+    STORE_FSCK_STRAY,    /* an entry under blobs/ that is no blob (bad name, not a regular file) */
+    STORE_FSCK_DANGLING, /* a good blob no image references (gc removes it) */
+    STORE_FSCK_ORPHAN,   /* a temporary file no hoist is writing (gc removes it) */
+};
+struct store_fsck_problem {
+    enum store_fsck_kind kind;
+    char *name;    /* the digest, or the path of a stray entry or temporary file */
+    char *detail;  /* what is wrong, and which image needs it */
+    char *image;   /* ref name of the image that needs it, NULL when none */
+    bool repaired; /* removed by --repair */
+};
+struct store_fsck_report {
+    struct store_fsck_problem *problems;
+    size_t n, cap;
+    size_t images;  /* entries of index.json */
+    size_t blobs;   /* blobs whose content was hashed */
+    uint64_t bytes; /* bytes hashed */
+};
+struct store_fsck_options {
+    bool repair;    /* remove corrupt blobs (so a pull fetches them again) and orphaned temp files */
+    bool exclusive; /* hold the store exclusively (wait for running pulls, keep new ones out) */
+};
+/* Fills rep (zeroed by the caller) with every problem found. Returns -1
+ * only when the check itself cannot proceed (I/O on the store's
+ * directories); a damaged index.json is a problem in rep. */
+int store_fsck(struct store *s, const struct store_fsck_options *o, struct store_fsck_report *rep,
+               struct keel_error **err);
+/* Missing, corrupt and stray mean the store is damaged; dangling blobs and
+ * orphaned temp files are only waste. */
+bool store_fsck_kind_is_damage(enum store_fsck_kind k);
+const char *store_fsck_kind_name(enum store_fsck_kind k);
+void store_fsck_report_release(struct store_fsck_report *rep);
+
 #endif

@@ -1,6 +1,7 @@
 /* The store's index.json: which tag points at which manifest or index.
  * Updates are read-modify-write under DIR/.index.lock and replace the file
  * atomically; entries hoist did not write are kept as they were. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -51,6 +52,23 @@ static int store_index_load(struct store *s, yajl_val *root, struct keel_error *
     return 0;
 }
 
+/* index.json.tmp.PID left by a hoist killed while replacing index.json.
+ * Every writer holds the index lock while its temp file exists, so under
+ * the lock any such file is a dead writer's. */
+static void store_index_drop_stale(struct store *s)
+{
+    cleanup_dir DIR *d = opendir(s->dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *rest = de->d_name + strlen("index.json.tmp.");
+        if (strncmp(de->d_name, "index.json.tmp.", strlen("index.json.tmp.")) == 0 && rest[0] &&
+            strspn(rest, "0123456789") == strlen(rest))
+            (void)unlinkat(dirfd(d), de->d_name, 0);
+    }
+}
+
 /* Write index.json with every entry of old (may be NULL) except those
  * whose ref name is drop (may be NULL), plus add (may be NULL). */
 static int store_index_save(struct store *s, yajl_val old, const char *drop, const struct oci_descriptor *add,
@@ -86,6 +104,7 @@ static int store_index_save(struct store *s, yajl_val old, const char *drop, con
     size_t len;
     cleanup_free char *text = json_gen_dup(g, &len);
     yajl_gen_free(g);
+    store_index_drop_stale(s);
     cleanup_free char *p = xasprintf("%s/index.json", s->dir);
     return file_write_atomic(p, text, len, 0644, err);
 }

@@ -1,8 +1,12 @@
 /* Parallel blob downloads (libcurl multi) straight into the store's
  * verifying writer: resume with Range, retries with backoff, a fresh token
- * on 401. A failed blob keeps its partial file so the next pull resumes. */
+ * on 401. A blob the network failed keeps its partial file so the next pull
+ * resumes; a local failure (a write error, a full disk, bytes the registry
+ * should not have sent) removes it, and a full disk removes every partial
+ * file of the pull, so that the store is left usable. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,6 +48,7 @@ struct transfer {
     struct registry_client *c;
     struct store *s;
     const struct transfer_progress *progress;
+    bool out_of_space; /* a write failed for want of space: keep no partial file */
 };
 
 static double now_s(void)
@@ -103,13 +108,27 @@ static void job_done(struct transfer *t, struct job *j, bool skipped)
         t->progress->done(t->progress->user, j->d, skipped, skipped ? 0 : now_s() - j->t0);
 }
 
+/* A failure of the store's side: name the blob and note a full disk. */
+static int job_local_failure(struct transfer *t, const char *what, struct keel_error **err)
+{
+    if (err && *err && ((*err)->errnum == ENOSPC || (*err)->errnum == EDQUOT))
+        t->out_of_space = true;
+    return err && *err ? error_prefix(err, "%s", what) : -1;
+}
+
+static int job_store_failure(struct transfer *t, const struct job *j, struct keel_error **err)
+{
+    cleanup_free char *what = xasprintf("blob %s", j->d->digest);
+    return job_local_failure(t, what, err);
+}
+
 static int job_start(struct transfer *t, CURLM *multi, struct job *j, struct keel_error **err)
 {
     if (j->w == NULL) {
         int64_t offset = 0;
         int r = store_writer_open(t->s, j->d->digest, j->d->size, !j->from_scratch, &j->w, &offset, err);
         if (r < 0)
-            return -1;
+            return job_store_failure(t, j, err);
         if (r == 2) {
             /* Another hoist is fetching it: look again shortly (not an attempt). */
             j->state = JOB_WAITING;
@@ -132,7 +151,7 @@ static int job_start(struct transfer *t, CURLM *multi, struct job *j, struct kee
         int r = store_writer_commit(j->w, err);
         j->w = NULL;
         if (r < 0)
-            return -1;
+            return job_store_failure(t, j, err);
         job_done(t, j, false);
         return 0;
     }
@@ -184,9 +203,9 @@ static int job_finish(struct transfer *t, struct job *j, CURLcode code, struct k
             error_freep(err);
             *err = steal_ptr(&j->werr);
         }
-        store_writer_abort(j->w, true);
+        store_writer_abort(j->w, false);
         j->w = NULL;
-        return -1;
+        return job_local_failure(t, what, err);
     }
     if (code == CURLE_OK && (status == 200 || status == 206)) {
         int r = store_writer_commit(j->w, err);
@@ -203,7 +222,7 @@ static int job_finish(struct transfer *t, struct job *j, CURLcode code, struct k
             return 0;
         }
         if (r < 0)
-            return -1;
+            return job_local_failure(t, what, err);
         job_done(t, j, false);
         return 0;
     }
@@ -239,7 +258,7 @@ static int job_finish(struct transfer *t, struct job *j, CURLcode code, struct k
     return registry_http_error(&j->resp, what, err);
 }
 
-static void job_release(struct job *j, CURLM *multi)
+static void job_release(struct job *j, CURLM *multi, bool keep_partial)
 {
     if (j->h) {
         if (j->state == JOB_ACTIVE)
@@ -248,7 +267,7 @@ static void job_release(struct job *j, CURLM *multi)
     }
     curl_slist_free_all(j->headers);
     http_response_free(&j->resp);
-    store_writer_abort(j->w, true);
+    store_writer_abort(j->w, keep_partial);
     error_free(j->werr);
 }
 
@@ -347,7 +366,7 @@ int registry_fetch_blobs(struct registry_client *c, struct store *s, const struc
             curl_multi_poll(multi, NULL, 0, 100, NULL);
     }
     for (size_t i = 0; i < n; i++)
-        job_release(&jobs[i], multi);
+        job_release(&jobs[i], multi, !t.out_of_space);
     if (multi)
         curl_multi_cleanup(multi);
     free(jobs);
