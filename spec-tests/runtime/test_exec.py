@@ -328,3 +328,42 @@ def test_exec_tty_with_seccomp_notify(rt, container, tmp_path):
         assert states and states[0]["state"]["state"]["id"] == cid, agent.entries()
     finally:
         agent.stop()
+
+
+def test_exec_into_user_namespace_with_seccomp_notify(rt, tmp_path):
+    """The exec'd process loads the filter inside the container's user
+    namespace; its listener still reaches the agent on the host (issue #4)."""
+    import errno
+    import shutil
+    import tempfile
+    from helpers import make_bundle
+    from seccomp_agent import AgentProcess
+    from test_namespaces import userns_bundle
+    # keel's create connects to the agent from the init, as the mapped root
+    agent = AgentProcess("errno:%d" % errno.EXDEV, open_to_all=True)
+    top = tempfile.mkdtemp(prefix="keel-exec-userns-")  # the mapped root must reach the rootfs
+    os.chmod(top, 0o711)
+    cid = "ex-un-" + uuid.uuid4().hex[:8]
+    try:
+        bundle = make_bundle(os.path.join(top, "bundle"))
+        userns_bundle(bundle)
+        bundle.config["process"]["args"] = ["sleep", "1000"]
+        bundle.config["linux"]["cgroupsPath"] = unique_path()
+        bundle.config["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent.path,
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+        bundle.write()
+        rc, err = create(rt, bundle, cid, tmp_path)
+        assert rc == 0, err
+        assert rt.run("start", cid).returncode == 0
+        pidf = tmp_path / "exec.pid"
+        r = rt.run("exec", "--pid-file", str(pidf), cid, "mkdir", "/tmp/u")
+        assert r.returncode != 0
+        assert os.strerror(errno.EXDEV) in r.stderr, r.stderr
+        pid = int(pidf.read_text())
+        states = agent.wait_for(lambda e: "state" in e and e["state"]["pid"] == pid)
+        assert states and states[0]["state"]["state"]["pid"] == state_pid(rt, cid), agent.entries()
+    finally:
+        rt.run("delete", "--force", cid)
+        agent.stop()
+        shutil.rmtree(top, ignore_errors=True)
