@@ -124,10 +124,11 @@ int main(int argc, char **argv)
         const char *home = getenv("HOME");
         if (geteuid() == 0)
             ctx.store = "/var/lib/hoist";
-        else if (xdg && xdg[0])
-            ctx.store = default_store = xasprintf("%s/hoist", xdg);
-        else
-            ctx.store = default_store = xasprintf("%s/.local/share/hoist", home ? home : "");
+        else {
+            default_store = xdg && xdg[0] ? xasprintf("%s/hoist", xdg)
+                                          : xasprintf("%s/.local/share/hoist", home ? home : "");
+            ctx.store = default_store;
+        }
     }
     const struct hoist_command *cmd = NULL;
     for (const struct hoist_command *c = hoist_commands; c->name; c++)

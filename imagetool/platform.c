@@ -180,8 +180,10 @@ int platform_select(const struct oci_index *idx, const struct oci_platform *want
                     struct keel_error **err)
 {
     cleanup_platform struct oci_platform *host = NULL;
-    if (want == NULL)
-        want = host = platform_host();
+    if (want == NULL) {
+        host = platform_host();
+        want = host;
+    }
     int best = -1;
     size_t best_i = 0;
     for (size_t i = 0; i < idx->n_manifests; i++) {

@@ -164,16 +164,21 @@ static int upload_start(struct registry_client *c, const char *mount_digest, con
     }
     struct http_response resp = response_new();
     int r = registry_send(c, "POST", url, NULL, NULL, &resp, err);
-    cleanup_free char *what = xasprintf("starting a blob upload to %s/%s", c->registry, c->repository);
-    if (r == 0 && resp.status == 201 && mount_digest) {
-        *mounted = true;
-    } else if (r == 0 && resp.status == 202 && resp.location) {
-        *location = absolute_location(c, resp.location);
-    } else if (r == 0) {
-        r = registry_http_error(&resp, what, err);
+    if (r == 0) {
+        if (resp.status == 201 && mount_digest) {
+            *mounted = true;
+        } else if (resp.status == 202 && resp.location) {
+            *location = absolute_location(c, resp.location);
+        } else {
+            cleanup_free char *what =
+                xasprintf("starting a blob upload to %s/%s", c->registry, c->repository);
+            registry_http_error(&resp, what, err);
+            r = -1;
+        }
     }
     http_response_free(&resp);
-    return r;
+    /* 0 only with *mounted or *location set: callers rely on it. */
+    return r == 0 ? 0 : -1;
 }
 
 int registry_mount_blob(struct registry_client *c, const char *digest, const char *from, bool *mounted,

@@ -1,3 +1,6 @@
+/* error.h states the return value to the analyzer with macros; not here,
+ * where the functions are defined. */
+#define KEEL_ERROR_IMPL
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,7 +22,8 @@
 /* "-1", "1048576", "512k", "64m", "1g", "1t" (binary units, optional b/ib). */
 static int parse_bytes(const char *opt, const char *v, int64_t *out, struct keel_error **err)
 {
-    if (strcmp(v, "-1") == 0) {
+    /* v is getopt's optarg of a required_argument option: never NULL. */
+    if (strcmp(v, "-1") == 0) { // NOLINT(clang-analyzer-core.NonNullParamChecker)
         *out = -1;
         return 0;
     }
@@ -72,7 +73,8 @@ static int parse_i64(const char *opt, const char *v, int64_t *out, struct keel_e
 {
     char *end;
     errno = 0;
-    long long n = strtoll(v, &end, 10);
+    /* v is getopt's optarg of a required_argument option: never NULL. */
+    long long n = strtoll(v, &end, 10); // NOLINT(clang-analyzer-core.NonNullParamChecker)
     if (end == v || *end || errno)
         return error_set(err, 0, "update: %s: \"%s\" is not an integer", opt, v);
     *out = n;

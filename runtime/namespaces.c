@@ -119,9 +119,12 @@ static const enum spec_ns_type ns_parent_joined[] = {SPEC_NS_NETWORK, SPEC_NS_IP
 
 static int ns_parent_enter(const struct ns_plan *plan, int saved[NS_PARENT_JOINED], struct keel_error **err)
 {
+    /* All slots first: on failure the caller restores every slot, also
+     * those after the one that failed. */
+    for (size_t i = 0; i < NS_PARENT_JOINED; i++)
+        saved[i] = -1;
     for (size_t i = 0; i < NS_PARENT_JOINED; i++) {
         enum spec_ns_type t = ns_parent_joined[i];
-        saved[i] = -1;
         if (!plan->new_user || plan->join_fd[t] < 0)
             continue;
         char path[64];
