@@ -112,6 +112,44 @@ static int ops_pidfd(const struct container_state *s)
     return fd;
 }
 
+/* Wait until the init's end of the fifo (close-on-exec, and the only
+ * writer left) is gone: poll reports POLLHUP without asking for POLLIN, so
+ * the wake-up byte the init has not read yet does not end the wait.  Then
+ * the fifo holds nothing (the user process runs), the init's error, or our
+ * unread byte (the init died before it read it). */
+static int ops_wait_exec(int back, const char *id, struct keel_error **err)
+{
+    struct pollfd p = {back, 0, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+    char buf[4097];
+    size_t len = 0;
+    while (len < sizeof buf - 1) {
+        ssize_t n = read(back, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    if (len == 0)
+        return 0;
+    if (buf[0] != 'E')
+        return error_set(err, 0,
+                         "starting container \"%s\": its init process died before it started the "
+                         "process",
+                         id);
+    char *msg;
+    long errnum = strtol(buf + 1, &msg, 10);
+    if (*msg == ' ')
+        msg++;
+    error_set(err, 0, "starting container \"%s\": %s", id, msg);
+    if (err && *err)
+        (*err)->errnum = (int)errnum;
+    return -1;
+}
+
 int container_start_locked(struct keel_context *ctx, int dirfd, const struct container_state *s,
                            struct keel_error **err)
 {
@@ -125,15 +163,17 @@ int container_start_locked(struct keel_context *ctx, int dirfd, const struct con
             return error_set(err, 0, "cannot start container \"%s\": its init process is not waiting", s->id);
         return error_set(err, errno, "opening the exec fifo of container \"%s\"", s->id);
     }
+    /* Our way back: the init writes its error here if the last steps fail. */
+    cleanup_close int back = openat(dirfd, STATE_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (back < 0)
+        return error_set(err, errno, "opening the exec fifo of container \"%s\"", s->id);
     if (unlinkat(dirfd, STATE_FIFO, 0) < 0)
         return error_set(err, errno, "removing the exec fifo of container \"%s\"", s->id);
     if (write(fifo, "0", 1) != 1)
         return error_set(err, errno, "waking the init of container \"%s\"", s->id);
-    /* The init's end of the fifo is close-on-exec: when it goes away, the
-     * user process has been exec'd (or the init died). */
-    struct pollfd p = {fifo, 0, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR)
-        ;
+    close(steal_fd(&fifo));
+    if (ops_wait_exec(back, s->id, err) < 0)
+        return -1;
     cleanup_spec_config struct spec_config *hooks = NULL;
     if (container_hooks_from_state(s, &hooks, err) < 0)
         return -1;

@@ -102,6 +102,22 @@ static int init_load_seccomp(struct init_args *a, const char *state, struct keel
     return 0;
 }
 
+/* After `start` woke us, the fifo is empty and `start` reads it once our
+ * end is closed: an error put there is the last thing it sees.  Bounded to
+ * one page, the smallest pipe buffer, so the write never blocks. */
+static void init_report_start_error(int fifo_fd, const struct keel_error *e)
+{
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf, "E%d %s", e ? e->errnum : 0, error_msg(e));
+    size_t len = n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n;
+    ssize_t w;
+    do
+        w = write(fifo_fd, buf, len);
+    while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)len)
+        dprintf(2, "keel: %s\n", error_msg(e)); /* nobody will read the fifo: the container's stderr */
+}
+
 static int init_setup(struct init_args *a, char **exe, char **hook_state, struct keel_error **err)
 {
     const struct spec_config *cfg = a->cfg;
@@ -236,8 +252,8 @@ void init_main(struct init_args *a)
     if (n != 1)
         _exit(1);
 
-    /* Errors from here on reach the container's stderr: `start` has returned
-     * or will notice that the process died. */
+    /* Errors from here on travel back to `start` through the exec fifo
+     * (init_report_start_error); it waits until our end closes. */
     const char *created_state = hook_state + strlen(hook_state) + 1;
     if (hooks_run(&a->cfg->hooks.start_container, "startContainer", created_state, &err) < 0)
         goto fail;
@@ -251,7 +267,7 @@ void init_main(struct init_args *a)
     }
     process_exec(a->cfg->process, exe, extra_env, &err);
 fail:
-    dprintf(2, "keel: %s\n", error_msg(err));
+    init_report_start_error(a->fifo_fd, err);
     /* A shell's convention, which engines follow: 126 cannot run, 127 not found. */
     _exit(err && err->errnum == ENOENT ? 127 : 126);
 }
