@@ -8,10 +8,12 @@
 #include "error.h"
 #include "json.h"
 #include "runtime/cgroup_internal.h"
+#include "runtime/cgroup_systemd.h"
 #include "runtime/spec.h"
 #include "xalloc.h"
 
-static const struct cgroup_ops *const all_ops[] = {&cgroup_ops_fs_v1, &cgroup_ops_fs_v2, &cgroup_ops_none};
+static const struct cgroup_ops *const all_ops[] = {&cgroup_ops_fs_v1, &cgroup_ops_fs_v2, &cgroup_ops_none,
+                                                    &cgroup_ops_systemd};
 
 void cgroup_manager_free(struct cgroup_manager *m)
 {
@@ -176,7 +178,8 @@ int cgroup_get_mounts(struct cgroup_manager *m, struct cgroup_mount_entry **out,
 {
     (void)err;
     struct cgroup_mount_entry *v = xcalloc(m->n_hiers ? m->n_hiers : 1, sizeof(*v));
-    bool pure_v2 = m->ops == &cgroup_ops_fs_v2;
+    /* only cgroup2 mounted (the v2 backend, or systemd on a unified host) */
+    bool pure_v2 = m->n_hiers == 1 && m->hiers[0].v2;
     for (size_t i = 0; i < m->n_hiers; i++) {
         const struct cgroup_hier *h = &m->hiers[i];
         const char *base = strrchr(h->mountpoint, '/');

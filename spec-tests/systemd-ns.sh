@@ -1,0 +1,63 @@
+#!/bin/bash
+# Boot systemd as PID 1 of a new pid + mount namespace and run a command in
+# those namespaces, so that `keel --systemd-cgroup` meets a real systemd.
+# Meant for a throw-away machine (spec-tests/systemd-vm.sh runs it inside
+# the cgroup v2 guest): systemd takes over the cgroup2 tree it finds.
+#
+# Usage: systemd-ns.sh LOGDIR COMMAND...
+# systemd runs with container=keel-test (it then skips what needs a real
+# machine), a fresh tmpfs on /run, and a target with no units of its own,
+# so it starts nothing but itself.  Its console log goes to LOGDIR/systemd.log.
+# Exits with COMMAND's status; 77 when systemd does not come up (the reason
+# is printed).
+set -u
+logdir=$1
+shift
+sd=/lib/systemd/systemd
+if [ ! -x $sd ]; then
+    echo "SKIP: $sd is not installed (apt-get install systemd)"
+    exit 77
+fi
+if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+    echo "SKIP: systemd needs a writable cgroup2 hierarchy at /sys/fs/cgroup (a pure cgroup v2 host)"
+    exit 77
+fi
+mkdir -p "$logdir"
+unshare --pid --fork --mount --mount-proc --propagation private bash -c '
+    mount -t tmpfs -o mode=0755 tmpfs /run || exit 1
+    mkdir -p /run/systemd/system
+    printf "[Unit]\nDescription=keel test: nothing but systemd\n" > /run/systemd/system/keel-test.target
+    exec env -i container=keel-test PATH=/usr/sbin:/usr/bin:/sbin:/bin '"$sd"' --system \
+        --unit=keel-test.target --log-target=console --log-level=info --show-status=no
+' >"$logdir/systemd.log" 2>&1 &
+unshare_pid=$!
+sdpid=
+for _ in $(seq 1 150); do
+    [ -n "$sdpid" ] || sdpid=$(cat /proc/$unshare_pid/task/$unshare_pid/children 2>/dev/null | tr -d ' ')
+    if [ -n "$sdpid" ] && [ -S /proc/$sdpid/root/run/systemd/private ]; then
+        state=$(nsenter -t "$sdpid" -m -p systemctl is-system-running 2>&1)
+        case $state in running | degraded) break ;; esac
+    fi
+    if ! kill -0 $unshare_pid 2>/dev/null; then
+        echo "SKIP: systemd exited while booting; its log:"
+        tail -20 "$logdir/systemd.log"
+        exit 77
+    fi
+    sleep 0.2
+done
+state=$(nsenter -t "$sdpid" -m -p systemctl is-system-running 2>&1)
+if [ "$state" != running ] && [ "$state" != degraded ]; then
+    echo "SKIP: systemd did not reach \"running\" within 30 s (state: $state); its log:"
+    tail -20 "$logdir/systemd.log"
+    kill -KILL "$sdpid" 2>/dev/null
+    wait $unshare_pid
+    exit 77
+fi
+echo "systemd $(nsenter -t "$sdpid" -m -p systemctl --version | head -1 | cut -d' ' -f2) is running as PID 1 of" \
+    "namespace pid $sdpid"
+nsenter -t "$sdpid" -m -p --wd="$PWD" -- "$@"
+rc=$?
+# PID 1 of the namespace dies: the kernel kills everything left in it
+kill -KILL "$sdpid" 2>/dev/null
+wait $unshare_pid
+exit $rc
