@@ -238,6 +238,14 @@ static int ops_kill_wait(const struct container_state *s, struct cgroup_manager 
         return 0;
     if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
         return error_set(err, errno, "killing container \"%s\"", s->id);
+    /* A paused container: a task frozen by the v1 freezer does not act on
+     * SIGKILL until it is thawed (cgroup_kill_all above thaws for itself;
+     * with a pid namespace only the init was signalled, the kernel kills
+     * the rest when it dies). */
+    bool frozen = false;
+    if (m && s->pid_ns && cgroup_is_frozen(m, &frozen, NULL) == 0 && frozen &&
+        cgroup_freeze(m, false, err) < 0)
+        return error_prefix(err, "thawing paused container \"%s\" to kill it", s->id);
     struct pollfd p = {pidfd, POLLIN, 0};
     int r;
     while ((r = poll(&p, 1, 10000)) < 0 && errno == EINTR)

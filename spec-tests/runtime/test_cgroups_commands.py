@@ -62,11 +62,8 @@ def test_pause_resume(rt, running):
     assert not freezer_frozen(pid)
 
 
-def test_delete_force_paused_container(rt, running, request):
-    if os.path.basename(rt.path).startswith("keel") and not V2:
-        request.applymarker(pytest.mark.xfail(
-            reason="lifecycle bug: delete --force SIGKILLs a paused init through its pidfd without thawing the "
-                   "v1 freezer (ops_kill_wait skips cgroup_kill_all when there is a pid namespace)"))
+def test_delete_force_paused_container(rt, running):
+    # A v1 frozen task only dies of SIGKILL once thawed: delete must thaw.
     cid, pid = running()
     assert rt.run("pause", cid).returncode == 0
     dirs = [cg_dir(pid, "memory")]
@@ -76,6 +73,29 @@ def test_delete_force_paused_container(rt, running, request):
         rt.run("delete", "--force", cid)
     assert r.returncode == 0, r.stderr
     assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z"
+    assert not [d for d in dirs if d and os.path.exists(d)]
+
+
+def test_delete_force_paused_container_without_pid_namespace(rt, bundle, running):
+    # No pid namespace: every process of the cgroup must be killed and thawed.
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
+    cid, pid = running(("sh", "-c", "sleep 1000 & sleep 1000 & wait"))
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        procs = open(os.path.join(cg_dir(pid, "pids"), "cgroup.procs")).read().split()
+        if len(procs) >= 3:
+            break
+        time.sleep(0.05)
+    assert len(procs) >= 3
+    assert rt.run("pause", cid).returncode == 0
+    dirs = [cg_dir(pid, "memory")]
+    r = rt.run("delete", "--force", cid)
+    if r.returncode != 0:
+        rt.run("resume", cid)
+        rt.run("delete", "--force", cid)
+    assert r.returncode == 0, r.stderr
+    for p in procs:
+        assert not os.path.exists("/proc/%s" % p) or open("/proc/%s/stat" % p).read().split()[2] == "Z"
     assert not [d for d in dirs if d and os.path.exists(d)]
 
 
