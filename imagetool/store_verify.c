@@ -430,11 +430,10 @@ static int fsck_scan_top(struct fsck *f, struct keel_error **err)
         return error_set(err, errno, "opening `%s`", dir);
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        const char *rest = NULL;
-        if (strncmp(de->d_name, "index.json.tmp.", 15) == 0)
-            rest = de->d_name + 15;
-        else if (strncmp(de->d_name, "oci-layout.tmp.", 15) == 0)
-            rest = de->d_name + 15;
+        /* Both prefixes are 15 characters long. */
+        bool temp = strncmp(de->d_name, "index.json.tmp.", 15) == 0 ||
+                    strncmp(de->d_name, "oci-layout.tmp.", 15) == 0;
+        const char *rest = temp ? de->d_name + 15 : NULL;
         if (rest == NULL || rest[0] == '\0' || strspn(rest, "0123456789") != strlen(rest))
             continue;
         long pid = strtol(rest, NULL, 10);
