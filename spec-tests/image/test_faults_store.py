@@ -254,6 +254,29 @@ def test_pull_killed_mid_transfer_then_again(hoist_path, served, slow, tmp_path)
     assert os.path.exists(tmp_path / "bundle" / "rootfs" / "own3")
 
 
+def test_fsck_beside_a_running_pull(hoist_path, served, slow, tmp_path):
+    """fsck holds the store shared: it runs while a pull streams blobs in, and
+    the partial files that pull holds are neither orphans nor damage."""
+    store = tmp_path / "store"
+    r = hoist(hoist_path, store, "pull", "-q", served.host + "/test/img:t0")
+    assert r.returncode == 0, r.stderr
+    p = subprocess.Popen([hoist_path, "--store", str(store), "pull", "-q", slow.host + "/test/img:t6"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.listdir(store / ".tmp") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert os.listdir(store / ".tmp"), "the pull wrote no partial file"
+        out = assert_fsck(hoist_path, store)
+        assert "orphaned" not in out.split("checked")[0], out
+        assert p.poll() is None, "the pull was over before fsck ran"
+    finally:
+        _, errs = p.communicate(timeout=60)
+    assert p.returncode == 0, errs
+    out = assert_fsck(hoist_path, store, "--strict")
+    assert "of 2 images: no problems" in out, out
+
+
 def test_unpack_that_pulls_killed_at_random_points(hoist_path, served, slow, tmp_path):
     """hoist unpack of an image the store lacks pulls it first: kill -9 at
     random points of pull and unpack, then unpack again works."""
