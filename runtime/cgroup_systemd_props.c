@@ -98,8 +98,8 @@ static int parse_cpu_number(const char *s, char **end, const char *list, const c
 int systemd_cpuset_to_mask(const char *list, const char *field, uint8_t **mask, size_t *n,
                            struct keel_error **err)
 {
-    cleanup_free uint8_t *m = NULL;
-    size_t len = 0;
+    cleanup_free uint8_t *m = xzalloc(CPUSET_MAX / 8);
+    size_t len = 0; /* bytes in use */
     const char *s = list;
     while (*s == ' ' || *s == '\n')
         s++;
@@ -114,12 +114,8 @@ int systemd_cpuset_to_mask(const char *list, const char *field, uint8_t **mask, 
         if (hi < lo)
             return error_set(err, EINVAL, "linux.resources.%s `%s`: range %lu-%lu is reversed", field, list,
                              lo, hi);
-        size_t need = hi / 8 + 1;
-        if (need > len) {
-            m = xrealloc(m, need);
-            memset(m + len, 0, need - len);
-            len = need;
-        }
+        if (hi / 8 + 1 > len)
+            len = hi / 8 + 1;
         for (unsigned long c = lo; c <= hi; c++)
             m[c / 8] |= (uint8_t)(1u << (c % 8));
         s = end;
@@ -132,7 +128,7 @@ int systemd_cpuset_to_mask(const char *list, const char *field, uint8_t **mask, 
     }
     if (len == 0)
         return error_set(err, EINVAL, "linux.resources.%s `%s`: names no CPU or node", field, list);
-    *mask = steal_ptr(&m);
+    *mask = xrealloc(steal_ptr(&m), len);
     *n = len;
     return 0;
 }

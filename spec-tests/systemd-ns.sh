@@ -27,6 +27,11 @@ unshare --pid --fork --mount --mount-proc --propagation private bash -c '
     mount -t tmpfs -o mode=0755 tmpfs /run || exit 1
     mkdir -p /run/systemd/system
     printf "[Unit]\nDescription=keel test: nothing but systemd\n" > /run/systemd/system/keel-test.target
+    # should a test start the system bus: without sysinit.target and the rest
+    for u in dbus.socket dbus.service; do
+        mkdir -p /run/systemd/system/$u.d
+        printf "[Unit]\nDefaultDependencies=no\n" > /run/systemd/system/$u.d/keel-test.conf
+    done
     exec env -i container=keel-test PATH=/usr/sbin:/usr/bin:/sbin:/bin '"$sd"' --system \
         --unit=keel-test.target --log-target=console --log-level=info --show-status=no
 ' >"$logdir/systemd.log" 2>&1 &

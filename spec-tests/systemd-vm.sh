@@ -37,7 +37,7 @@ cd "$build" || exit 1
 VMRUN_TIMEOUT=${VMRUN_TIMEOUT:-300} "$vm" "
     '$src/spec-tests/systemd-ns.sh' '$out' /bin/sh -c \"
         RUNTIME='$runtime' KEEL_BUILDDIR='$build' KEEL_SRCDIR='$src' /usr/bin/python3 -m pytest \
-            -p no:cacheprovider -v -rs --junitxml='$out/pytest.junit.xml' \
+            -p no:cacheprovider -v -rs --durations=8 --junitxml='$out/pytest.junit.xml' \
             '$src/spec-tests/runtime/test_systemd_cgroup.py' > '$out/pytest.log' 2>&1
         echo \\\$? > '$out/pytest.rc'\"
 "
