@@ -12,11 +12,12 @@
 
 #include "error.h"
 #include "fileutil.h"
+#include "tmpdir.h"
 #include "state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[] = "/tmp/fuzz_state_XXXXXX";
+static char dir[64];
 static int dirfd_ = -1;
 
 static void remove_dir(void)
@@ -34,8 +35,7 @@ static int same(const char *a, const char *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (dirfd_ < 0) {
-        if (!mkdtemp(dir))
-            abort();
+        fuzz_make_tmpdir(dir, sizeof(dir), "fuzz_state");
         dirfd_ = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dirfd_ < 0)
             abort();

@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT INT TERM
 mkdir -p "$work/corpus" "$work/artifacts"
 
 echo "fuzz_config: $runs runs from $srcdir/fuzz/corpus/config"
-if "$builddir/fuzz/fuzz_config" -runs="$runs" -max_len=65536 -timeout=10 \
+if "$builddir/fuzz/fuzz_config" -runs="$runs" -max_len=8192 -timeout=10 \
     -dict="$srcdir/fuzz/config.dict" -artifact_prefix="$work/artifacts/" \
     "$work/corpus" "$srcdir/fuzz/corpus/config" >"$work/log" 2>&1; then
     tail -n 2 "$work/log"

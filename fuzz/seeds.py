@@ -97,7 +97,7 @@ for i, p in enumerate(["linux/amd64", "linux/arm/v7", "linux/arm64/v8", "windows
 # Image configs go to fuzz_manifest too, as a manifest: they must be refused cleanly.
 out("manifest", "config-as-manifest.bin", bytes([0]) + cfg)
 
-# --- auth (byte&3: 0 challenge, 1 auth.json for registry (byte>>2)&3, 2 --creds, 3 base64) ---
+# --- auth (byte&3: 0 or 1 challenge, 2 --creds, 3 base64) ---
 challenges = ['Bearer realm="https://auth.docker.io/token",service="registry.docker.io"',
               'Bearer realm="https://quay.io/v2/auth",service="quay.io",scope="repository:a/b:pull"',
               'bearer realm=http://127.0.0.1:5001/token, service=local, error="invalid_token"',
@@ -112,9 +112,14 @@ authfiles = [{"auths": {"docker.io": {"auth": b64}, "localhost:5000": {"auth": b
              {"auths": {"quay.io/org/repo": {"auth": b64}, "quay.io": {"auth": base64.b64encode(b"u:").decode()}}},
              {"auths": {"example.com": {"identitytoken": "tok"}}, "credHelpers": {"gcr.io": "gcr"}},
              {"auths": {}, "credsStore": "desktop"}, {"auths": {"docker.io": {"auth": "!!notbase64"}}}]
+# fuzz_authfile: byte&3 = registry looked up (docker.io, localhost:5000, quay.io, example.com).
+authfiles += [{"auths": {"localhost:5000": {"username": "u", "password": "p"}}},
+              {"auths": {"http://localhost:5000": {"auth": b64}, "quay.io/org": {"auth": b64}}},
+              {"auths": {"registry-1.docker.io": {"auth": b64}}, "credHelpers": {"quay.io": "ecr-login"}},
+              {"credHelpers": {"example.com": "pass"}}]
 for i, a in enumerate(authfiles):
     for reg in range(4):
-        out("auth", "authfile-%d-%d.bin" % (i, reg), bytes([1 | reg << 2]) + json.dumps(a, indent=1).encode())
+        out("authfile", "authfile-%d-%d.bin" % (i, reg), bytes([reg]) + json.dumps(a, indent=1).encode())
 for i, c in enumerate(["user:pass", "user", "user:", ":pass", "a:b:c", ""]):
     out("auth", "creds-%d.bin" % i, bytes([2]) + c.encode())
 for i, c in enumerate([b64, "", "YQ==", "YWI=", "YWJj", "YW=J", "====", "Y Q=="]):
@@ -183,3 +188,67 @@ tar("xattrs.tar", [("f", "file", b"x", {"SCHILY.xattr.user.test": "v",
                                         "SCHILY.xattr.trusted.overlay.opaque": "y",
                                         "SCHILY.xattr.security.capability": "\x01\x00\x00\x02"})])
 tar("longname.tar", [("d" * 100 + "/" + "e" * 150, "file", b"long")])
+
+
+# --- image references (fuzz_ref: the text as given on hoist's command line) ---
+for i, r in enumerate(refs + ["docker://alpine:3.19", "index.docker.io/library/debian:bookworm-slim",
+                              "registry-1.docker.io/nginx", "ghcr.io/owner/image/sub:v2",
+                              "gcr.io/distroless/static-debian12:nonroot", "localhost/app", "app@sha256:" + "c" * 64,
+                              "mcr.microsoft.com/dotnet/runtime:8.0", "public.ecr.aws/docker/library/redis:7",
+                              "quay.io/prometheus/node-exporter:v1.7.0@sha256:" + "d" * 64, "a" * 200 + ":t",
+                              "Foo/bar", "localhost:5000", "x:" + "t" * 129]):
+    out("ref", "ref-%02d.txt" % i, r)
+
+
+# --- config.json: compact copies of the real configs for the fuzzer ---
+# The podman and containerd configs are 15-20 KiB, 7 KiB of it a seccomp
+# profile of 400 syscall names and the rest indentation: every mutated
+# input would be that big.  These copies keep every field and seccomp rule
+# (its action, arguments, errno) but two names per rule, four of a
+# privileged container's ~100 host devices, and no whitespace.
+cdir = os.path.join(top, "corpus", "config")
+for name in sorted(os.listdir(cdir)):
+    if not name.endswith(".json"):  # runtime/tests/test_spec_parse.c reads every *.json here
+        continue
+    with open(os.path.join(cdir, name)) as f:
+        doc = json.load(f)
+    if isinstance(doc.get("linux", {}).get("devices"), list):
+        doc["linux"]["devices"] = doc["linux"]["devices"][:4]  # privileged: every host device
+    sc = doc.get("linux", {}).get("seccomp")
+    if sc and isinstance(sc.get("syscalls"), list):
+        for rule in sc["syscalls"]:
+            rule["names"] = rule.get("names", [])[:2]
+    out("config", name[:-len(".json")] + ".min", json.dumps(doc, separators=(",", ":")))
+
+    # --- process.json (exec --process) and resources (update --resources) ---
+    # podman and containerd's shim write exec's process.json from the
+    # container's process (terminal, user, env, caps, rlimits, profiles).
+    base = name[:-len(".json")]
+    proc = doc.get("process")
+    if proc:
+        out("process", "process-%s.json" % base, json.dumps(proc, separators=(",", ":")))
+    res = doc.get("linux", {}).get("resources")
+    if res:
+        out("process", "resources-%s.json" % base, json.dumps(res, separators=(",", ":")))
+exec_proc = {"terminal": True, "consoleSize": {"height": 24, "width": 80},
+             "user": {"uid": 1000, "gid": 1000, "additionalGids": [10, 100], "umask": 18},
+             "args": ["/bin/sh", "-c", "echo hi"], "env": ["PATH=/usr/bin:/bin", "TERM=xterm"], "cwd": "/work",
+             "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                              "inheritable": [], "ambient": []},
+             "noNewPrivileges": True, "apparmorProfile": "", "oomScoreAdj": 100, "selinuxLabel": "",
+             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+             "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 4},
+             "scheduler": {"policy": "SCHED_OTHER", "nice": 5}, "execCPUAffinity": {"initial": "0", "final": "0-1"}}
+out("process", "exec-full.json", json.dumps(exec_proc, indent=1))
+out("process", "exec-minimal.json", json.dumps({"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}}))
+out("process", "exec-commandline.json", json.dumps({"commandLine": "cmd /c dir", "cwd": "/",
+                                                   "user": {"uid": 0, "gid": 0}}))
+out("process", "resources-update-containerd.json", json.dumps(
+    {"memory": {"limit": 134217728, "reservation": 67108864, "swap": 268435456, "disableOOMKiller": False},
+     "cpu": {"shares": 512, "quota": 20000, "period": 100000, "cpus": "0-1", "mems": "0",
+             "realtimeRuntime": 0, "realtimePeriod": 0, "idle": 0, "burst": 1000},
+     "pids": {"limit": 256}, "blockIO": {"weight": 500, "throttleReadBpsDevice": [
+         {"major": 8, "minor": 0, "rate": 1048576}]},
+     "hugepageLimits": [{"pageSize": "2MB", "limit": 0}], "unified": {"memory.high": "100000000"}}))
+out("process", "resources-update-podman.json", json.dumps({"memory": {"limit": -1, "swap": -1},
+                                                           "cpu": {"quota": -1, "period": 100000}}))
