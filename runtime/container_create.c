@@ -141,7 +141,7 @@ static int create_talk(struct create_job *j, struct keel_error **err)
          * from here on, `delete --force` still finds the process and the
          * cgroup to remove. */
         j->st.cgroup = cgroup_manager_save(j->cgroup);
-        if (state_write(j->dirfd, &j->st, err) < 0)
+        if (state_write(j->dirfd, &j->st, err) < 0 || state_keep_recovery(j->dirfd, err) < 0)
             return -1;
         j->cgroup_entered = true;
         if (cgroup_enter(j->cgroup, j->pid, err) < 0)

@@ -263,12 +263,16 @@ int container_delete(struct keel_context *ctx, const char *id, bool force, struc
     cleanup_container_state struct container_state *s = NULL;
     cleanup_error struct keel_error *read_err = NULL;
     if (state_read(dirfd, id, &s, &read_err) < 0) {
-        /* A create that died before writing its state: nothing runs. */
         if (!force) {
             *err = steal_ptr(&read_err);
             return -1;
         }
-        return state_dir_remove(ctx->root, id, err);
+        /* Damaged state.json: the copy create linked before it made the
+         * cgroup still names the process and the cgroup.  Without it, a
+         * create died before anything ran. */
+        if (state_read_file(dirfd, id, STATE_RECOVERY_FILE, &s, NULL) < 0)
+            return state_dir_remove(ctx->root, id, err);
+        log_warn(&ctx->log, "%s; cleaning up from `%s`", read_err->msg, STATE_RECOVERY_FILE);
     }
     enum container_status status = state_status(dirfd, s);
     if (status != CONTAINER_STOPPED && status != CONTAINER_CREATED && !force)

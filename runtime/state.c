@@ -166,13 +166,26 @@ static char *state_dup_string(yajl_val doc, const char *key)
     return YAJL_IS_STRING(v) ? xstrdup(YAJL_GET_STRING(v)) : NULL;
 }
 
+int state_keep_recovery(int dirfd, struct keel_error **err)
+{
+    if (linkat(dirfd, STATE_FILE, dirfd, STATE_RECOVERY_FILE, 0) < 0 && errno != EEXIST)
+        return error_set(err, errno, "linking `%s` to `%s`", STATE_FILE, STATE_RECOVERY_FILE);
+    return 0;
+}
+
 int state_read(int dirfd, const char *id, struct container_state **out, struct keel_error **err)
+{
+    return state_read_file(dirfd, id, STATE_FILE, out, err);
+}
+
+int state_read_file(int dirfd, const char *id, const char *file, struct container_state **out,
+                    struct keel_error **err)
 {
     cleanup_free char *text = NULL;
     size_t len;
     /* err may be NULL (list skips what it cannot read): work on a local error. */
     cleanup_error struct keel_error *read_err = NULL;
-    if (file_read_whole_at(dirfd, STATE_FILE, 1 << 22, &text, &len, &read_err) < 0) {
+    if (file_read_whole_at(dirfd, file, 1 << 22, &text, &len, &read_err) < 0) {
         if (read_err->errnum == ENOENT)
             return error_set(err, 0,
                              "container \"%s\" does not exist (it is still being created or its "
@@ -183,7 +196,7 @@ int state_read(int dirfd, const char *id, struct container_state **out, struct k
         return -1;
     }
     yajl_val doc;
-    if (json_parse(text, len, STATE_FILE, &doc, err) < 0)
+    if (json_parse(text, len, file, &doc, err) < 0)
         return error_prefix(err, "container \"%s\"", id);
     struct container_state *s = xzalloc(sizeof *s);
     s->doc = doc;
@@ -204,7 +217,7 @@ int state_read(int dirfd, const char *id, struct container_state **out, struct k
     s->hooks = json_object_get(doc, "hooks");
     if (!s->id || !s->bundle || s->pid <= 0) {
         container_state_free(s);
-        return error_set(err, 0, "container \"%s\": %s is missing id, bundle or pid", id, STATE_FILE);
+        return error_set(err, 0, "container \"%s\": %s is missing id, bundle or pid", id, file);
     }
     if (!s->oci_version)
         s->oci_version = xstrdup("1.2.0");

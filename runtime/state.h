@@ -29,6 +29,11 @@ const char *container_status_name(enum container_status s);
 
 #define STATE_FILE "state.json"
 #define STATE_FIFO "exec.fifo"
+/* A hard link to state.json as first written by create (pid, start time,
+ * cgroup, before the cgroup exists).  state.json is later replaced by
+ * rename, so this keeps its own inode: `delete --force` falls back to it
+ * when state.json is unreadable, to kill the process and remove the cgroup. */
+#define STATE_RECOVERY_FILE "recovery.json"
 
 struct container_state {
     char *id;
@@ -62,6 +67,11 @@ int state_dir_remove(const char *root, const char *id, struct keel_error **err);
 /* state.json, written atomically (temp + rename). */
 int state_write(int dirfd, const struct container_state *s, struct keel_error **err);
 int state_read(int dirfd, const char *id, struct container_state **out, struct keel_error **err);
+/* The same from another file of the state dir (STATE_RECOVERY_FILE). */
+int state_read_file(int dirfd, const char *id, const char *file, struct container_state **out,
+                    struct keel_error **err);
+/* Link STATE_FILE as STATE_RECOVERY_FILE (once, at create). */
+int state_keep_recovery(int dirfd, struct keel_error **err);
 
 /* Start time and one-letter state of a process; -1 (errno ESRCH) when gone. */
 int proc_stat_read(pid_t pid, unsigned long long *start_time, char *state);

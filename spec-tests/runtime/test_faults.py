@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from lifecycle_util import run_files
+from lifecycle_util import is_runc, run_files
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PREFIX = "kfault-%d-" % os.getpid()
@@ -186,6 +186,13 @@ def force_clean(left, marker):
 
 
 DAMAGES = ["truncated", "garbage", "empty", "no-pid", "wrong-types"]
+RUNC_DAMAGE_GAP = ("runc 1.1.5 with a damaged state.json: its errors name neither the container nor the file "
+                   "(\"unexpected EOF\"), and delete --force fails, leaving the process and cgroup behind")
+
+
+def xfail_runc_damage(rt):
+    if is_runc(rt):
+        pytest.xfail(RUNC_DAMAGE_GAP)
 
 
 def damage_state(rt, cid, damage):
@@ -202,6 +209,7 @@ def damage_state(rt, cid, damage):
 
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_damaged_state_json_clear_error(rt, bundle, damage):
+    xfail_runc_damage(rt)
     cid = PREFIX + "state-" + damage
     marker = cid + "-marker"
     create_running(rt, bundle, cid, marker)
@@ -220,17 +228,47 @@ def test_damaged_state_json_clear_error(rt, bundle, damage):
         force_clean(leftovers(rt, bundle, cid, marker), marker)
 
 
-@pytest.mark.xfail(strict=True, reason="container_delete (runtime/container_ops.c) only removes the state "
-                   "dir when state.json cannot be read: the container's process and cgroups stay")
-@pytest.mark.parametrize("damage", ["truncated", "no-pid"])
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_delete_force_after_damaged_state_kills_and_removes_cgroup(rt, bundle, damage):
+    xfail_runc_damage(rt)
     cid = PREFIX + "del-" + damage
     marker = cid + "-marker"
     create_running(rt, bundle, cid, marker)
     damage_state(rt, cid, damage)
-    rt.run("delete", "--force", cid)
-    left = leftovers(rt, bundle, cid, marker)
-    force_clean(left, marker)
+    left = {"not": "checked"}
+    try:
+        # without --force: a clear error naming the file, and nothing removed
+        r = rt.run("delete", cid)
+        assert r.returncode != 0 and r.returncode < 128
+        assert cid in r.stderr and "state.json" in r.stderr, r.stderr
+        assert os.path.exists(os.path.join(rt.root, cid))
+        assert processes_with(marker)
+        d = rt.run("delete", "--force", cid)
+        assert d.returncode == 0, d.stderr
+        left = leftovers(rt, bundle, cid, marker)
+    finally:
+        force_clean(leftovers(rt, bundle, cid, marker), marker)
+    assert left == {}, left
+
+
+def test_delete_force_of_created_container_after_damaged_state(rt, bundle):
+    xfail_runc_damage(rt)
+    # The init still waits on the exec fifo (its cmdline is keel's, with the id).
+    cid = PREFIX + "delc"
+    marker = cid + "-marker"
+    bundle.set_args("sh", "-c", "sleep 300; : " + marker)
+    bundle.config["linux"]["cgroupsPath"] = "/" + cid
+    bundle.write()
+    run_files(rt, "create", "--bundle", bundle.path, cid, check=True)
+    damage_state(rt, cid, "garbage")
+    left = {"not": "checked"}
+    try:
+        d = rt.run("delete", "--force", cid)
+        assert d.returncode == 0, d.stderr
+        left = leftovers(rt, bundle, cid, marker)
+    finally:
+        kill_marked(marker, cid)
+        force_clean(leftovers(rt, bundle, cid, marker), marker)
     assert left == {}, left
 
 
