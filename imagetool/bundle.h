@@ -10,6 +10,7 @@
 
 #include "convert.h"
 
+struct hoist_context;
 struct keel_error;
 struct keel_log;
 struct layer_owner;
@@ -30,6 +31,16 @@ struct bundle_opts {
  * With o->overlay, dir/rootfs is left mounted: bundle_remove() undoes it. */
 int bundle_unpack(struct store *s, const struct oci_manifest *m, const char *dir, const struct bundle_opts *o,
                   struct keel_error **err);
+
+/* Unpack image ref into dir as bundle_unpack does, pulling the image first
+ * when the store ctx->store lacks it.  SIGINT, SIGTERM and SIGHUP are blocked
+ * during the unpack (o->interrupt is ignored): one of them stops it, the
+ * half-made bundle is removed, and then the signal is let in. */
+int bundle_unpack_ref(struct hoist_context *ctx, const char *ref, const struct oci_platform *platform,
+                      const char *dir, const struct bundle_opts *o, struct keel_error **err);
+
+/* The value of --overlay[=true|false] (arg: NULL when given alone). */
+int bundle_parse_overlay_option(const char *arg, bool *overlay, struct keel_error **err);
 
 /* Remove a bundle made by bundle_unpack (unmounting an overlay rootfs). */
 int bundle_remove(const char *dir, struct keel_error **err);

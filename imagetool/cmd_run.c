@@ -23,11 +23,7 @@
 #include "fileutil.h"
 #include "layer_owner.h"
 #include "log.h"
-#include "manifest.h"
 #include "platform.h"
-#include "pull.h"
-#include "ref.h"
-#include "store.h"
 #include "xalloc.h"
 
 static void run_usage(FILE *out)
@@ -141,12 +137,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o, bool *help, stru
             break;
         case OPT_OVERLAY:
             o->overlay_set = true;
-            if (!optarg || strcmp(optarg, "true") == 0)
-                o->overlay = true;
-            else if (strcmp(optarg, "false") == 0)
-                o->overlay = false;
-            else
-                return error_set(err, EINVAL, "--overlay: expected true or false, got `%s`", optarg);
+            if (bundle_parse_overlay_option(optarg, &o->overlay, err) < 0)
+                return -1;
             break;
         case OPT_RUNTIME:
             o->runtime = optarg;
@@ -252,56 +244,13 @@ static int run_make_bundle(struct hoist_context *ctx, const struct run_opts *o, 
             },
     };
     int rc = -1;
-    struct store *s = NULL;
-    cleanup_manifest struct oci_manifest *m = NULL;
-    cleanup_ref struct image_ref *r = NULL;
-    cleanup_free char *name = NULL;
-    cleanup_error struct keel_error *first = NULL; /* before any goto out: freed there */
-    if (geteuid() != 0) {
+    if (geteuid() != 0)
         error_set(err, EPERM,
                   "hoist run needs root (rootless containers: `hoist unpack --rootless`, then keel)");
-        goto out;
-    }
-    if (bo.overlay && !bundle_overlay_supported()) {
+    else if (bo.overlay && !bundle_overlay_supported())
         error_set(err, ENOTSUP, "--overlay: this kernel has no overlayfs");
-        goto out;
-    }
-    if (ref_parse(ref, &r, err) < 0)
-        goto out;
-    name = ref_format(r);
-    if (store_open(ctx->store, true, &s, err) < 0)
-        goto out;
-    if (pull_resolve_stored(s, name, o->platform, NULL, &m, &first) < 0) {
-        if (first->errnum != ENOENT) {
-            *err = steal_ptr(&first);
-            goto out;
-        }
-        store_close(s);
-        s = NULL;
-        struct pull_options po;
-        pull_options_init(&po);
-        po.platform = o->platform;
-        po.quiet = true;
-        if (pull_image(ctx, ref, &po, NULL, err) < 0 || store_open(ctx->store, false, &s, err) < 0 ||
-            pull_resolve_stored(s, name, o->platform, NULL, &m, err) < 0)
-            goto out;
-    }
-    {
-        /* As hoist unpack: a signal removes the half-made bundle first. */
-        sigset_t stop, old;
-        sigemptyset(&stop);
-        sigaddset(&stop, SIGINT);
-        sigaddset(&stop, SIGTERM);
-        sigaddset(&stop, SIGHUP);
-        sigprocmask(SIG_BLOCK, &stop, &old);
-        bo.interrupt = &stop;
-        rc = bundle_unpack(s, m, dir, &bo, err);
-        store_close(s);
-        s = NULL;
-        sigprocmask(SIG_SETMASK, &old, NULL);
-    }
-out:
-    store_close(s);
+    else
+        rc = bundle_unpack_ref(ctx, ref, o->platform, dir, &bo, err);
     layer_owner_release(&owner);
     return rc;
 }

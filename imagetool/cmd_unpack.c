@@ -1,7 +1,6 @@
 /* hoist unpack [OPTIONS] REF BUNDLE */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +11,7 @@
 #include "commands.h"
 #include "error.h"
 #include "layer_owner.h"
-#include "manifest.h"
 #include "platform.h"
-#include "pull.h"
-#include "ref.h"
-#include "store.h"
 #include "xalloc.h"
 
 static void unpack_usage(FILE *out)
@@ -54,36 +49,6 @@ static int unpack_parse_u64(const char *s, const char *what, uint64_t *out, stru
         return error_set(err, EINVAL, "%s: `%s` is not a positive number", what, s);
     *out = v;
     return 0;
-}
-
-/* The manifest of ref in the store, pulling it when the store lacks it. */
-static int unpack_find_image(struct hoist_context *ctx, struct store **s, const char *ref,
-                             const struct oci_platform *platform, struct oci_manifest **m,
-                             struct keel_error **err)
-{
-    cleanup_ref struct image_ref *r = NULL;
-    if (ref_parse(ref, &r, err) < 0)
-        return -1;
-    cleanup_free char *name = ref_format(r);
-    cleanup_error struct keel_error *first = NULL;
-    if (pull_resolve_stored(*s, name, platform, NULL, m, &first) == 0)
-        return 0;
-    if (first->errnum != ENOENT) {
-        *err = steal_ptr(&first);
-        return -1;
-    }
-    /* Pull without holding the store: the pull takes its own locks. */
-    store_close(*s);
-    *s = NULL;
-    struct pull_options po;
-    pull_options_init(&po);
-    po.platform = platform;
-    po.quiet = true;
-    if (pull_image(ctx, ref, &po, NULL, err) < 0)
-        return -1;
-    if (store_open(ctx->store, false, s, err) < 0)
-        return -1;
-    return pull_resolve_stored(*s, name, platform, NULL, m, err);
 }
 
 int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_error **err)
@@ -135,14 +100,8 @@ int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_err
                 goto out;
             break;
         case OPT_OVERLAY:
-            if (!optarg || strcmp(optarg, "true") == 0) {
-                bo.overlay = true;
-            } else if (strcmp(optarg, "false") == 0) {
-                bo.overlay = false;
-            } else {
-                error_set(err, EINVAL, "--overlay: expected true or false, got `%s`", optarg);
+            if (bundle_parse_overlay_option(optarg, &bo.overlay, err) < 0)
                 goto out;
-            }
             break;
         case 'h':
             unpack_usage(stdout);
@@ -183,25 +142,7 @@ int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_err
             memcpy(g2.ranges, gids.ranges, gids.n * sizeof(*gids.ranges));
         layer_owner_init(&owner, rootless ? LAYER_OWNER_ROOTLESS : LAYER_OWNER_PRIVILEGED, &u2, &g2);
         bo.owner = &owner;
-        struct store *s = NULL;
-        cleanup_manifest struct oci_manifest *m = NULL;
-        if (store_open(ctx->store, true, &s, err) == 0 &&
-            unpack_find_image(ctx, &s, ref, platform, &m, err) == 0) {
-            /* A signal stops the unpack at the next entries, the bundle is
-             * removed, and only then is the signal delivered. */
-            sigset_t stop, old;
-            sigemptyset(&stop);
-            sigaddset(&stop, SIGINT);
-            sigaddset(&stop, SIGTERM);
-            sigaddset(&stop, SIGHUP);
-            sigprocmask(SIG_BLOCK, &stop, &old);
-            bo.interrupt = &stop;
-            rc = bundle_unpack(s, m, dir, &bo, err);
-            store_close(s);
-            s = NULL;
-            sigprocmask(SIG_SETMASK, &old, NULL);
-        }
-        store_close(s);
+        rc = bundle_unpack_ref(ctx, ref, platform, dir, &bo, err);
         layer_owner_release(&owner);
     }
 out:

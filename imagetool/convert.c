@@ -1,5 +1,5 @@
-/* config.json from an image config.  Everything conversion.md does not
- * decide is the secure default `keel spec` (and `runc spec`) writes, so
+/* config.json from an image config (image-spec conversion.md) on top of the
+ * secure defaults `keel spec` (and `runc spec`) writes (oci_defaults.h), so
  * that a bundle made here runs exactly like one made by hand. */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,49 +10,12 @@
 #include "convert.h"
 #include "error.h"
 #include "imageconfig.h"
-#include "json.h"
 #include "layer_owner.h"
+#include "oci_defaults.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-static const char *const default_caps[] = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", NULL};
-static const char *const masked_paths[] = {"/proc/acpi",
-                                           "/proc/asound",
-                                           "/proc/kcore",
-                                           "/proc/keys",
-                                           "/proc/latency_stats",
-                                           "/proc/timer_list",
-                                           "/proc/timer_stats",
-                                           "/proc/sched_debug",
-                                           "/sys/firmware",
-                                           "/proc/scsi",
-                                           NULL};
-static const char *const readonly_paths[] = {"/proc/bus",           "/proc/fs", "/proc/irq", "/proc/sys",
-                                             "/proc/sysrq-trigger", NULL};
-
-static void gen_strv(yajl_gen g, const char *const *v)
-{
-    yajl_gen_array_open(g);
-    for (; v && *v; v++)
-        json_gen_string(g, *v);
-    yajl_gen_array_close(g);
-}
-
-static void gen_mount(yajl_gen g, const char *dest, const char *type, const char *source,
-                      const char *const *options)
-{
-    yajl_gen_map_open(g);
-    json_gen_kv_string(g, "destination", dest);
-    json_gen_kv_string(g, "type", type);
-    json_gen_kv_string(g, "source", source);
-    if (options) {
-        json_gen_key(g, "options");
-        gen_strv(g, options);
-    }
-    yajl_gen_map_close(g);
-}
 
 /* NAME of NAME=VALUE equals that of other. */
 static bool env_same_name(const char *a, const char *b)
@@ -181,138 +144,16 @@ static void convert_annotations(const struct image_config *ic, struct kv_list *a
         kv_set(a, ic->labels[i].key, ic->labels[i].value);
 }
 
-static void gen_idmap(yajl_gen g, const char *key, const struct idmap *m, uint32_t self)
+/* The given maps in the shared generator's form (caller frees). */
+static struct oci_id_mapping *convert_idmap(const struct idmap *m, size_t *n)
 {
-    json_gen_key(g, key);
-    yajl_gen_array_open(g);
-    if (m && m->n) {
-        for (size_t i = 0; i < m->n; i++) {
-            yajl_gen_map_open(g);
-            json_gen_kv_int(g, "containerID", m->ranges[i].container);
-            json_gen_kv_int(g, "hostID", m->ranges[i].host);
-            json_gen_kv_int(g, "size", m->ranges[i].size);
-            yajl_gen_map_close(g);
-        }
-    } else {
-        yajl_gen_map_open(g);
-        json_gen_kv_int(g, "containerID", 0);
-        json_gen_kv_int(g, "hostID", self);
-        json_gen_kv_int(g, "size", 1);
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-}
-
-static void gen_process(yajl_gen g, const struct convert_opts *o, char **args, char **env, const char *cwd,
-                        const struct convert_user *u)
-{
-    json_gen_key(g, "process");
-    yajl_gen_map_open(g);
-    json_gen_kv_bool(g, "terminal", o->terminal);
-    json_gen_key(g, "user");
-    yajl_gen_map_open(g);
-    json_gen_kv_int(g, "uid", u->uid);
-    json_gen_kv_int(g, "gid", u->gid);
-    if (u->n_additional_gids) {
-        json_gen_key(g, "additionalGids");
-        yajl_gen_array_open(g);
-        for (size_t i = 0; i < u->n_additional_gids; i++)
-            yajl_gen_integer(g, u->additional_gids[i]);
-        yajl_gen_array_close(g);
-    }
-    yajl_gen_map_close(g);
-    json_gen_key(g, "args");
-    gen_strv(g, (const char *const *)args);
-    json_gen_key(g, "env");
-    gen_strv(g, (const char *const *)env);
-    json_gen_kv_string(g, "cwd", cwd);
-    json_gen_key(g, "capabilities");
-    yajl_gen_map_open(g);
-    static const char *const sets[] = {"bounding", "effective", "permitted", "ambient"};
-    for (size_t i = 0; i < 4; i++) {
-        json_gen_key(g, sets[i]);
-        gen_strv(g, default_caps);
-    }
-    yajl_gen_map_close(g);
-    json_gen_key(g, "rlimits");
-    yajl_gen_array_open(g);
-    yajl_gen_map_open(g);
-    json_gen_kv_string(g, "type", "RLIMIT_NOFILE");
-    json_gen_kv_int(g, "hard", 1024);
-    json_gen_kv_int(g, "soft", 1024);
-    yajl_gen_map_close(g);
-    yajl_gen_array_close(g);
-    json_gen_kv_bool(g, "noNewPrivileges", true);
-    yajl_gen_map_close(g);
-}
-
-static void gen_mounts(yajl_gen g, bool rootless)
-{
-    json_gen_key(g, "mounts");
-    yajl_gen_array_open(g);
-    gen_mount(g, "/proc", "proc", "proc", NULL);
-    gen_mount(g, "/dev", "tmpfs", "tmpfs",
-              (const char *const[]){"nosuid", "strictatime", "mode=755", "size=65536k", NULL});
-    if (rootless)
-        gen_mount(
-            g, "/dev/pts", "devpts", "devpts",
-            (const char *const[]){"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", NULL});
-    else
-        gen_mount(g, "/dev/pts", "devpts", "devpts",
-                  (const char *const[]){"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
-                                        "gid=5", NULL});
-    gen_mount(g, "/dev/shm", "tmpfs", "shm",
-              (const char *const[]){"nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL});
-    gen_mount(g, "/dev/mqueue", "mqueue", "mqueue", (const char *const[]){"nosuid", "noexec", "nodev", NULL});
-    if (rootless) /* sysfs cannot be mounted without owning the network namespace */
-        gen_mount(g, "/sys", "none", "/sys",
-                  (const char *const[]){"rbind", "nosuid", "noexec", "nodev", "ro", NULL});
-    else
-        gen_mount(g, "/sys", "sysfs", "sysfs",
-                  (const char *const[]){"nosuid", "noexec", "nodev", "ro", NULL});
-    gen_mount(g, "/sys/fs/cgroup", "cgroup", "cgroup",
-              (const char *const[]){"nosuid", "noexec", "nodev", "relatime", "ro", NULL});
-    yajl_gen_array_close(g);
-}
-
-static void gen_linux(yajl_gen g, const struct convert_opts *o)
-{
-    bool userns = o->rootless || (o->uid_map && o->uid_map->n) || (o->gid_map && o->gid_map->n);
-    json_gen_key(g, "linux");
-    yajl_gen_map_open(g);
-    if (userns) {
-        gen_idmap(g, "uidMappings", o->uid_map, (uint32_t)geteuid());
-        gen_idmap(g, "gidMappings", o->gid_map, (uint32_t)getegid());
-    }
-    if (!o->rootless) {
-        json_gen_key(g, "resources");
-        yajl_gen_map_open(g);
-        json_gen_key(g, "devices");
-        yajl_gen_array_open(g);
-        yajl_gen_map_open(g);
-        json_gen_kv_bool(g, "allow", false);
-        json_gen_kv_string(g, "access", "rwm");
-        yajl_gen_map_close(g);
-        yajl_gen_array_close(g);
-        yajl_gen_map_close(g);
-    }
-    json_gen_key(g, "namespaces");
-    yajl_gen_array_open(g);
-    const char *ns_root[] = {"pid", "network", "ipc", "uts", "mount", NULL};
-    const char *ns_userns[] = {"pid", "ipc", "uts", "mount", "user", NULL};
-    const char *ns_mapped[] = {"pid", "network", "ipc", "uts", "mount", "user", NULL};
-    const char **ns = o->rootless ? ns_userns : userns ? ns_mapped : ns_root;
-    for (; *ns; ns++) {
-        yajl_gen_map_open(g);
-        json_gen_kv_string(g, "type", *ns);
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-    json_gen_key(g, "maskedPaths");
-    gen_strv(g, masked_paths);
-    json_gen_key(g, "readonlyPaths");
-    gen_strv(g, readonly_paths);
-    yajl_gen_map_close(g);
+    *n = m ? m->n : 0;
+    if (*n == 0)
+        return NULL;
+    struct oci_id_mapping *out = xcalloc(*n, sizeof(*out));
+    for (size_t i = 0; i < *n; i++)
+        out[i] = (struct oci_id_mapping){m->ranges[i].container, m->ranges[i].host, m->ranges[i].size};
+    return out;
 }
 
 int convert_image_config(const struct image_config *ic, int rootfd, const struct convert_opts *o, char **json,
@@ -332,28 +173,31 @@ int convert_image_config(const struct image_config *ic, int rootfd, const struct
     struct kv_list annotations = {NULL, 0};
     convert_annotations(ic, &annotations);
 
-    yajl_gen g = json_gen_new(true);
-    yajl_gen_map_open(g);
-    json_gen_kv_string(g, "ociVersion", KEEL_OCI_VERSION);
-    gen_process(g, o, args, env, cwd, &user);
-    json_gen_key(g, "root");
-    yajl_gen_map_open(g);
-    json_gen_kv_string(g, "path", "rootfs");
-    json_gen_kv_bool(g, "readonly", !o->writable_root);
-    yajl_gen_map_close(g);
-    json_gen_kv_string(g, "hostname", "keel");
-    gen_mounts(g, o->rootless);
-    if (annotations.n) {
-        json_gen_key(g, "annotations");
-        yajl_gen_map_open(g);
-        for (size_t i = 0; i < annotations.n; i++)
-            json_gen_kv_string(g, annotations.items[i].key, annotations.items[i].value);
-        yajl_gen_map_close(g);
-    }
-    gen_linux(g, o);
-    yajl_gen_map_close(g);
-    *json = json_gen_dup(g, len);
-    yajl_gen_free(g);
+    cleanup_free struct oci_annotation *ann = xcalloc(annotations.n + 1, sizeof(*ann));
+    for (size_t i = 0; i < annotations.n; i++)
+        ann[i] = (struct oci_annotation){annotations.items[i].key, annotations.items[i].value};
+    struct oci_defaults d = {
+        .terminal = o->terminal,
+        .uid = user.uid,
+        .gid = user.gid,
+        .additional_gids = user.additional_gids,
+        .n_additional_gids = user.n_additional_gids,
+        .args = (const char *const *)args,
+        .env = (const char *const *)env,
+        .cwd = cwd,
+        .readonly_root = !o->writable_root,
+        .rootless = o->rootless,
+        .user_namespace = (o->uid_map && o->uid_map->n) || (o->gid_map && o->gid_map->n),
+        .self_uid = (uint32_t)geteuid(),
+        .self_gid = (uint32_t)getegid(),
+        .annotations = ann,
+        .n_annotations = annotations.n,
+    };
+    cleanup_free struct oci_id_mapping *uids = convert_idmap(o->uid_map, &d.n_uid_mappings);
+    cleanup_free struct oci_id_mapping *gids = convert_idmap(o->gid_map, &d.n_gid_mappings);
+    d.uid_mappings = uids;
+    d.gid_mappings = gids;
+    *json = oci_defaults_config_json(&d, len);
     kv_release(&annotations);
     convert_user_release(&user);
     return 0;
