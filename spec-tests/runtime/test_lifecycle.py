@@ -2,6 +2,7 @@
 kill, delete, list, run; exit codes, the pid file, stdio, error messages."""
 import json
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -132,6 +133,32 @@ def test_list_formats(rt, bundle):
     assert {c["id"]: c["status"] for c in data} == rows
     for c in data:
         assert c["bundle"] == os.path.realpath(bundle.path) and c["pid"] > 0
+
+
+def test_list_owner(rt, bundle):
+    bundle.set_args("sleep", "60")
+    run_files(rt, "create", "--bundle", bundle.path, "o1", check=True)
+    me = pwd.getpwuid(os.getuid()).pw_name
+    table = rt.run("list", check=True).stdout.splitlines()
+    assert table[0].split()[-1] == "OWNER"
+    assert table[1].split()[0] == "o1" and table[1].split()[-1] == me, table
+    assert json.loads(rt.run("list", "--format", "json", check=True).stdout)[0]["owner"] == me
+    # the owner of the state dir; a uid without a passwd entry shows as "#UID", as runc
+    uid = 54321
+    while True:
+        try:
+            pwd.getpwuid(uid)
+            uid += 1
+        except KeyError:
+            break
+    sdir = os.path.join(rt.root, "o1")
+    st = os.stat(sdir)
+    os.chown(sdir, uid, -1)
+    try:
+        assert rt.run("list", check=True).stdout.splitlines()[1].split()[-1] == "#%d" % uid
+        assert json.loads(rt.run("list", "--format", "json", check=True).stdout)[0]["owner"] == "#%d" % uid
+    finally:
+        os.chown(sdir, st.st_uid, -1)
 
 
 def test_run_exit_codes(rt, bundle):
