@@ -56,7 +56,7 @@ int cgroup_systemd_new(const char *cgroups_path, const char *id, struct cgroup_m
             unit, slice);
     if (geteuid() != 0)
         return error_set(
-            err, EPERM,
+            err, 0,
             "--systemd-cgroup: unit %s: keel talks only to the system instance of systemd, as root; "
             "a rootless container through the user's systemd instance is not supported",
             unit);
@@ -159,7 +159,7 @@ static int sd_enter(struct cgroup_manager *m, pid_t pid, struct keel_error **err
          * cannot kill or stop another container's unit */
         free(m->path);
         m->path = NULL;
-        error_set(err, EEXIST,
+        error_set(err, 0,
                   "creating unit %s: systemd has a unit of that name already: another container uses this "
                   "linux.cgroupsPath, or it is a leftover (`systemctl stop %s`)",
                   unit, unit);

@@ -102,7 +102,7 @@ static int sdbus_load(struct sdbus_api *api, struct keel_error **err)
      * (atexit handlers, thread-local caches) can outlive its code */
     api->dl = dlopen(LIBSYSTEMD, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!api->dl)
-        return error_set(err, ENOENT,
+        return error_set(err, 0,
                          "the systemd cgroup driver needs sd-bus from " LIBSYSTEMD
                          " (Debian package libsystemd0): %s",
                          dlerror());
@@ -111,7 +111,7 @@ static int sdbus_load(struct sdbus_api *api, struct keel_error **err)
         if (!f) {
             dlclose(api->dl);
             api->dl = NULL;
-            return error_set(err, ENOSYS, "%s has no %s (too old for the systemd cgroup driver)", LIBSYSTEMD,
+            return error_set(err, 0, "%s has no %s (too old for the systemd cgroup driver)", LIBSYSTEMD,
                              sdbus_symbols[i].name);
         }
         memcpy((char *)api + sdbus_symbols[i].offset, &f, sizeof(f));
@@ -220,7 +220,7 @@ int systemd_bus_version(struct systemd_bus *b, unsigned *version, struct keel_er
     char *end = NULL;
     unsigned long v = strtoul(p, &end, 10);
     if (end == p) {
-        error_set(err, EINVAL, "systemd reports version \"%s\", which does not start with a number", s);
+        error_set(err, 0, "systemd reports version \"%s\", which does not start with a number", s);
         free(s);
         return -1;
     }
@@ -309,15 +309,15 @@ static int wait_job(struct job_wait *w, const char *what, const char *unit, stru
             continue;
         uint64_t now = now_usec();
         if (now >= deadline)
-            return error_set(err, ETIMEDOUT, "%s unit %s: systemd's job %s did not finish within %llu s",
-                             what, unit, w->job, (unsigned long long)(JOB_TIMEOUT_USEC / 1000000ULL));
+            return error_set(err, 0, "%s unit %s: systemd's job %s did not finish within %llu s", what, unit,
+                             w->job, (unsigned long long)(JOB_TIMEOUT_USEC / 1000000ULL));
         r = a->sd_bus_wait(w->b->bus, deadline - now);
         if (r < 0 && r != -EINTR)
             return error_set(err, -r, "%s unit %s: waiting for systemd", what, unit);
     }
     if (strcmp(w->result, "done") != 0)
         return error_set(
-            err, EIO,
+            err, 0,
             "%s unit %s: systemd's job finished with result \"%s\" (see `systemctl status %s` and "
             "the journal)",
             what, unit, w->result, unit);
@@ -387,7 +387,7 @@ int systemd_bus_start_unit(struct systemd_bus *b, const char *unit, const struct
     if (job_call(b, "StartTransientUnit", "starting", unit, props, &exists, NULL, err) < 0)
         return -1;
     if (exists) {
-        error_set(err, EEXIST, "starting unit %s: systemd has a unit of that name already", unit);
+        error_set(err, 0, "starting unit %s: systemd has a unit of that name already", unit);
         return -EEXIST;
     }
     return 0;
