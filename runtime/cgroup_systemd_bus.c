@@ -170,37 +170,56 @@ static int connect_private(struct systemd_bus *b, sd_bus **out)
     return 0;
 }
 
+/* Subscribe() doubles as the check that systemd answers on this connection
+ * (a system bus may run without systemd on it, in a container). */
+static int subscribe(struct systemd_bus *b, struct keel_error **err)
+{
+    sd_bus_error e = SD_BUS_ERROR_NULL;
+    int r = b->api.sd_bus_call_method(b->bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", &e, NULL, "");
+    if (r < 0)
+        bus_error(err, r, &e, "calling org.freedesktop.systemd1.Manager.Subscribe");
+    b->api.sd_bus_error_free(&e);
+    return r < 0 ? -1 : 0;
+}
+
 int systemd_bus_connect(struct systemd_bus **out, struct keel_error **err)
 {
     cleanup_systemd_bus struct systemd_bus *b = xzalloc(sizeof(*b));
     if (sdbus_load(&b->api, err) < 0)
         return -1;
     const char *sysaddr = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+    cleanup_free char *sys_how =
+        xasprintf("the system bus `%s`", sysaddr && sysaddr[0] ? sysaddr : DEFAULT_SYSTEM_BUS);
+    cleanup_error struct keel_error *sys_err = NULL;
     int r = b->api.sd_bus_open_system(&b->bus);
-    b->via = "the system bus";
     if (r < 0) {
         b->bus = NULL;
-        if (geteuid() != 0)
-            return error_set(err, -r, "connecting to systemd over the system bus `%s`",
-                             sysaddr ? sysaddr : DEFAULT_SYSTEM_BUS);
-        int r2 = connect_private(b, &b->bus);
-        if (r2 < 0) {
-            b->bus = NULL;
-            return error_set(
-                err, -r2,
-                "connecting to systemd: the system bus `%s` failed (%s), and so did systemd's private "
-                "socket `%s`",
-                sysaddr ? sysaddr : DEFAULT_SYSTEM_BUS, strerror(-r), SD_PRIVATE_SOCKET);
-        }
-        b->via = "systemd's private socket " SD_PRIVATE_SOCKET;
+        error_set(&sys_err, -r, "connecting");
+    } else if (subscribe(b, &sys_err) == 0) {
+        b->via = "the system bus";
+        *out = steal_ptr(&b);
+        return 0;
     }
-    sd_bus_error e = SD_BUS_ERROR_NULL;
-    r = b->api.sd_bus_call_method(b->bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", &e, NULL, "");
+    if (geteuid() != 0) {
+        *err = steal_ptr(&sys_err);
+        return error_prefix(err, "talking to systemd over %s", sys_how);
+    }
+    /* root: systemd's own socket, as systemctl does */
+    if (b->bus)
+        b->api.sd_bus_flush_close_unref(b->bus);
+    b->bus = NULL;
+    b->via = "systemd's private socket " SD_PRIVATE_SOCKET;
+    r = connect_private(b, &b->bus);
     if (r < 0) {
-        bus_error(err, r, &e, "subscribing to systemd's job signals");
-        b->api.sd_bus_error_free(&e);
-        return error_prefix(err, "over %s", b->via);
+        b->bus = NULL;
+        return error_set(err, -r,
+                         "talking to systemd: over %s: %s; and connecting to systemd's private socket `%s`",
+                         sys_how, error_msg(sys_err), SD_PRIVATE_SOCKET);
     }
+    cleanup_error struct keel_error *priv_err = NULL;
+    if (subscribe(b, &priv_err) < 0)
+        return error_set(err, 0, "talking to systemd: over %s: %s; over its private socket `%s`: %s", sys_how,
+                         error_msg(sys_err), SD_PRIVATE_SOCKET, error_msg(priv_err));
     *out = steal_ptr(&b);
     return 0;
 }

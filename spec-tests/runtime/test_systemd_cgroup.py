@@ -363,3 +363,36 @@ def test_no_bus_reachable_names_both(rt, sleeper, tmp_path):
         assert "/nonexistent/bus" in err and "/run/systemd/private" in err, err
     assert gone(unit)
     assert cid not in rt.list_ids()
+
+
+def test_bus_without_systemd_falls_back_to_private_socket(rt, sleeper, tmp_path):
+    """A system bus that answers but has no systemd on it (as in some
+    containers): root falls back to systemd's private socket."""
+    r = subprocess.run(["dbus-daemon", "--session", "--fork", "--print-address=1", "--print-pid=1"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    if r.returncode != 0:
+        pytest.skip("cannot start a private dbus-daemon here: " + r.stderr.strip())
+    address, pid = r.stdout.split()[:2]
+    try:
+        t = tag()
+        unit = "keeltest-%s.scope" % t
+        sleeper.config["linux"]["cgroupsPath"] = "system.slice:keeltest:" + t
+        sleeper.write()
+        cid = "sd-" + tag()
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+        rc, err = create_with(rt, sleeper, cid, tmp_path, lambda cmd: cmd, env=env)
+        assert rc == 0, err
+        assert show(unit, "ActiveState")["ActiveState"] == "active"
+        # with the private socket hidden too, the error names what each said
+        cid2 = "sd-" + tag()
+        sleeper.config["linux"]["cgroupsPath"] = "system.slice:keeltest:x" + t
+        sleeper.write()
+        rc, err = create_with(rt, sleeper, cid2, tmp_path, hide_private_socket, env=env)
+        assert rc != 0
+        if is_keel(rt):
+            assert address in err and "org.freedesktop.systemd1" in err and "/run/systemd/private" in err, err
+        assert gone("keeltest-x%s.scope" % t)
+        delete(rt, cid)
+        assert gone(unit)
+    finally:
+        os.kill(int(pid), 15)
