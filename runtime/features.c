@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cleanup.h"
 #include "config.h"
+#include "error.h"
 #include "keel_features.h"
 #include "mount_options.h"
 #include "seccomp.h"
@@ -144,9 +146,11 @@ static void gen_linux(yajl_gen g)
 
 char *features_json(size_t *len)
 {
-    const struct scmp_version *v = seccomp_version();
-    char seccomp_ver[64];
-    snprintf(seccomp_ver, sizeof(seccomp_ver), "%u.%u.%u", v->major, v->minor, v->micro);
+    unsigned major = 0, minor = 0, micro = 0;
+    cleanup_error struct keel_error *err = NULL;
+    char seccomp_ver[64] = "unavailable";
+    if (seccomp_library_version(&major, &minor, &micro, &err) == 0)
+        snprintf(seccomp_ver, sizeof(seccomp_ver), "%u.%u.%u", major, minor, micro);
     yajl_gen g = json_gen_new(true);
     yajl_gen_map_open(g);
     json_gen_kv_string(g, "ociVersionMin", FEATURES_OCI_VERSION_MIN);

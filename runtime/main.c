@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <getopt.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "error.h"
 #include "keel.h"
 #include "log.h"
+#include "seccomp.h"
 #include "userns.h"
 
 static const struct keel_command keel_commands[] = {
@@ -61,9 +61,13 @@ static void keel_print_usage(FILE *out)
 
 static void keel_print_version(void)
 {
-    const struct scmp_version *v = seccomp_version();
-    printf("keel version %s\ncommit: %s\nspec: %s\nlibseccomp: %u.%u.%u\n", PACKAGE_VERSION, KEEL_GIT_COMMIT,
-           KEEL_OCI_VERSION, v->major, v->minor, v->micro);
+    unsigned major = 0, minor = 0, micro = 0;
+    cleanup_error struct keel_error *err = NULL;
+    printf("keel version %s\ncommit: %s\nspec: %s\n", PACKAGE_VERSION, KEEL_GIT_COMMIT, KEEL_OCI_VERSION);
+    if (seccomp_library_version(&major, &minor, &micro, &err) == 0)
+        printf("libseccomp: %u.%u.%u\n", major, minor, micro);
+    else
+        printf("libseccomp: unavailable (%s)\n", error_msg(err));
 }
 
 static int keel_parse_rootless(const char *s, enum keel_rootless *out, struct keel_error **err)

@@ -3,8 +3,8 @@
  * A seccomp_program is the compiled classic-BPF filter (struct sock_filter
  * array) plus the seccomp(2) filter flags and whether it has NOTIFY rules.
  * It is built once per container (create) with libseccomp, or taken from a
- * content-addressed cache under the runtime root so that the second
- * container with the same profile skips libseccomp's compiler.  A copy is
+ * cache under the runtime root, keyed by the canonical profile, so that the
+ * second container with the same profile neither loads nor runs libseccomp.  A copy is
  * saved in the container's state dir so `exec` loads the very same filter.
  *
  * Integration (lifecycle):
@@ -77,6 +77,10 @@ int seccomp_notify_send_on(int sock, const char *listener_path, int notify_fd, c
  * container process state's pid is `pid`, its state.pid the init's. */
 int seccomp_notify_send_process(const char *listener_path, int notify_fd, long pid, const char *state_json,
                                 const char *metadata, struct keel_error **err);
+
+/* The version of the libseccomp keel compiles filters with (loading it:
+ * for --version and features, not for the hot paths). */
+int seccomp_library_version(unsigned *major, unsigned *minor, unsigned *micro, struct keel_error **err);
 
 /* Whether this kernel accepts a SECCOMP_FILTER_FLAG_* (for `keel features`);
  * probes without installing anything. */

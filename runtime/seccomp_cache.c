@@ -2,23 +2,28 @@
  *
  * Engines use one profile for every container, so the BPF that libseccomp
  * produces for it is the same each time: keel keeps it under
- * <root>/seccomp-cache/<sha256 of the canonical plan>.  The plan's text
- * includes the native arch and the libseccomp version, so an upgrade never
- * reuses a stale program.
+ * <root>/seccomp-cache/<name>.  The canonical plan (seccomp_compile.c)
+ * includes keel's arch and the identity of the libseccomp file that
+ * compiles it, so an upgrade never reuses a stale program.
+ *
+ * No cryptographic hash is needed, so none is loaded: the entry is named by
+ * the 64-bit FNV-1a of the canonical plan, and it stores the whole plan, which
+ * a hit compares byte for byte with the wanted one.  Two plans with the same
+ * name (an accident, or a profile crafted to collide) only cost a miss and
+ * a recompilation, never a wrong filter.
  *
  * File format (native endianness; a cache never leaves its host):
  *   "KEELBPF1"  8 bytes magic
- *   u32 version (2), u32 flags, u32 notify, u32 n_insns
- *   64 bytes hex key (sha256 of the plan; zeros when unknown)
- *   64 bytes checksum of the instructions (FNV-1a 64 in hex, zero-padded)
+ *   u32 version (3), u32 flags, u32 notify, u32 n_insns, u32 plan_len,
+ *   u32 reserved (0), u64 checksum
+ *   plan_len bytes of canonical plan (0 in the state-dir copy)
  *   n_insns * struct sock_filter
  * Writers write a unique temporary file and rename it, so readers see a
- * whole old or a whole new entry; a torn entry fails the checksum and is
- * compiled and rewritten.  The key must resist collisions (profiles come
- * from configs), so it is SHA-256; the checksum only catches torn or
- * damaged files in a root-only directory (anyone who can write there could
- * write any checksum), so a cheap one serves, and `exec`, which verifies
- * the container's copy, never has to load a SHA-256 implementation. */
+ * whole old or a whole new entry; a torn or damaged entry fails the
+ * checksum (FNV-1a 64 over the header with a zero checksum, the plan and
+ * the instructions) and is compiled and rewritten.  The checksum is no
+ * defence against a writer (the directory is root's): the plan comparison
+ * is what ties an entry to its profile. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -33,15 +38,15 @@
 #include "error.h"
 #include "fileutil.h"
 #include "seccomp_internal.h"
-#include "sha256_light.h"
 /* gnu11 predefines `linux` as 1; spec.h uses it as a member name. */
 #undef linux
 #include "spec.h"
 #include "xalloc.h"
 
 #define FILE_MAGIC "KEELBPF1"
-#define FILE_VERSION 2u
-#define HEX_LEN 64
+#define FILE_VERSION 3u
+/* podman's profile gives about 8 KiB of plan; this bounds a hostile file. */
+#define MAX_PLAN_LEN (1u << 20)
 
 struct file_header {
     char magic[8];
@@ -49,41 +54,35 @@ struct file_header {
     uint32_t flags;
     uint32_t notify;
     uint32_t n_insns;
-    char key[HEX_LEN];
-    char sum[HEX_LEN];
+    uint32_t plan_len;
+    uint32_t reserved;
+    uint64_t sum;
 };
 
-/* SHA-256 as hex into a fixed field, without libcrypto (sha256_light.h:
- * loading libcrypto would cost every keel command more than a cache hit).
- * Returns -1 when no hash is available at all: callers then bypass the
- * cache, and a file's checksum never verifies. */
-static int sha256_hex(const void *data, size_t len, char out[HEX_LEN])
-{
-    char hex[65];
-    if (sha256_light_hex(data, len, hex) < 0) {
-        memset(out, 'x', HEX_LEN);
-        return -1;
-    }
-    memcpy(out, hex, HEX_LEN);
-    return 0;
-}
+#define FNV1A64_INIT 14695981039346656037ULL
 
-/* FNV-1a 64 of the instructions, as hex, zero-padded into the field. */
-static void body_checksum(const void *data, size_t len, char out[HEX_LEN])
+static uint64_t fnv1a64(uint64_t h, const void *data, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    uint64_t h = 14695981039346656037ULL;
     const unsigned char *p = data;
     for (size_t i = 0; i < len; i++) {
         h ^= p[i];
         h *= 1099511628211ULL;
     }
-    memset(out, '0', HEX_LEN);
-    for (int i = 15; i >= 0; i--, h >>= 4)
-        out[i] = hex[h & 15];
+    return h;
 }
 
-void seccomp_program_encode(const struct seccomp_program *p, const char *key, struct strbuf *out)
+static uint64_t file_checksum(const struct file_header *h, const void *plan, const void *insns,
+                              size_t insns_len)
+{
+    struct file_header zeroed = *h;
+    zeroed.sum = 0;
+    uint64_t sum = fnv1a64(FNV1A64_INIT, &zeroed, sizeof(zeroed));
+    sum = fnv1a64(sum, plan, h->plan_len);
+    return fnv1a64(sum, insns, insns_len);
+}
+
+void seccomp_program_encode(const struct seccomp_program *p, const char *plan, size_t plan_len,
+                            struct strbuf *out)
 {
     struct file_header h;
     memset(&h, 0, sizeof(h));
@@ -92,16 +91,16 @@ void seccomp_program_encode(const struct seccomp_program *p, const char *key, st
     h.flags = p->flags;
     h.notify = p->notify;
     h.n_insns = (uint32_t)p->n_insns;
-    if (key)
-        memcpy(h.key, key, HEX_LEN);
-    else
-        memset(h.key, '0', HEX_LEN);
-    body_checksum(p->insns, p->n_insns * sizeof(struct sock_filter), h.sum);
+    h.plan_len = plan ? (uint32_t)plan_len : 0;
+    size_t body = p->n_insns * sizeof(struct sock_filter);
+    h.sum = file_checksum(&h, plan, p->insns, body);
     strbuf_append(out, &h, sizeof(h));
-    strbuf_append(out, p->insns, p->n_insns * sizeof(struct sock_filter));
+    if (h.plan_len)
+        strbuf_append(out, plan, h.plan_len);
+    strbuf_append(out, p->insns, body);
 }
 
-int seccomp_program_decode(const char *data, size_t len, const char *key, const char *name,
+int seccomp_program_decode(const char *data, size_t len, const char *plan, size_t plan_len, const char *name,
                            struct seccomp_program **out, struct keel_error **err)
 {
     struct file_header h;
@@ -116,19 +115,22 @@ int seccomp_program_decode(const char *data, size_t len, const char *key, const 
     if (h.n_insns == 0 || h.n_insns > BPF_MAXINSNS)
         return error_set(err, 0, "seccomp program `%s`: %u instructions, expected 1-%d", name, h.n_insns,
                          BPF_MAXINSNS);
+    if (h.plan_len > MAX_PLAN_LEN)
+        return error_set(err, 0, "seccomp program `%s`: a %u-byte plan, at most %u are allowed", name,
+                         h.plan_len, MAX_PLAN_LEN);
     size_t body = (size_t)h.n_insns * sizeof(struct sock_filter);
-    if (len != sizeof(h) + body)
+    if (len != sizeof(h) + h.plan_len + body)
         return error_set(err, 0, "seccomp program `%s`: %zu bytes, the header says %zu", name, len,
-                         sizeof(h) + body);
-    if (key && memcmp(h.key, key, HEX_LEN) != 0)
-        return error_set(err, 0, "seccomp program `%s`: built from another profile (key mismatch)", name);
-    char sum[HEX_LEN];
-    body_checksum(data + sizeof(h), body, sum);
-    if (memcmp(sum, h.sum, HEX_LEN) != 0)
+                         sizeof(h) + h.plan_len + body);
+    const char *stored_plan = data + sizeof(h);
+    const char *insns = stored_plan + h.plan_len;
+    if (file_checksum(&h, stored_plan, insns, body) != h.sum)
         return error_set(err, 0, "seccomp program `%s`: checksum mismatch", name);
+    if (plan && (h.plan_len != plan_len || memcmp(stored_plan, plan, plan_len) != 0))
+        return error_set(err, 0, "seccomp program `%s`: built from another profile (plan mismatch)", name);
     struct seccomp_program *p = xzalloc(sizeof(*p));
     p->insns = xmalloc(body);
-    memcpy(p->insns, data + sizeof(h), body);
+    memcpy(p->insns, insns, body);
     p->n_insns = h.n_insns;
     p->flags = h.flags;
     p->notify = h.notify != 0;
@@ -147,11 +149,11 @@ static int write_replace_at(int dirfd, const char *name, const void *data, size_
     return file_replace_at(dirfd, name, tmp, data, len, 0600, FILE_REPLACE_EXCL, err);
 }
 
-static int save_with_key(const struct seccomp_program *p, const char *key, int dirfd, const char *name,
-                         struct keel_error **err)
+static int save_with_plan(const struct seccomp_program *p, const struct strbuf *plan, int dirfd,
+                          const char *name, struct keel_error **err)
 {
     cleanup_strbuf struct strbuf sb = STRBUF_INIT;
-    seccomp_program_encode(p, key, &sb);
+    seccomp_program_encode(p, plan ? plan->buf : NULL, plan ? plan->len : 0, &sb);
     if (write_replace_at(dirfd, name, sb.buf, sb.len, err) < 0)
         return error_prefix(err, "saving the seccomp program");
     return 0;
@@ -160,24 +162,24 @@ static int save_with_key(const struct seccomp_program *p, const char *key, int d
 int seccomp_program_save(const struct seccomp_program *p, int dirfd, const char *name,
                          struct keel_error **err)
 {
-    return save_with_key(p, NULL, dirfd, name, err);
+    return save_with_plan(p, NULL, dirfd, name, err);
 }
 
-static int load_with_key(int dirfd, const char *name, const char *key, struct seccomp_program **out,
-                         struct keel_error **err)
+static int load_with_plan(int dirfd, const char *name, const struct strbuf *plan,
+                          struct seccomp_program **out, struct keel_error **err)
 {
     cleanup_free char *data = NULL;
     size_t len = 0;
-    size_t max = sizeof(struct file_header) + BPF_MAXINSNS * sizeof(struct sock_filter);
+    size_t max = sizeof(struct file_header) + MAX_PLAN_LEN + BPF_MAXINSNS * sizeof(struct sock_filter);
     if (file_read_whole_at(dirfd, name, max, &data, &len, err) < 0)
         return -1;
-    return seccomp_program_decode(data, len, key, name, out, err);
+    return seccomp_program_decode(data, len, plan ? plan->buf : NULL, plan ? plan->len : 0, name, out, err);
 }
 
 int seccomp_program_load_file(int dirfd, const char *name, struct seccomp_program **out,
                               struct keel_error **err)
 {
-    return load_with_key(dirfd, name, NULL, out, err);
+    return load_with_plan(dirfd, name, NULL, out, err);
 }
 
 /* Keep the cache bounded and clean, on the (already slow) miss path only:
@@ -238,27 +240,28 @@ int seccomp_program_build(const struct spec_seccomp *s, const char *cache_dir, s
     cleanup_seccomp_plan struct seccomp_plan plan;
     if (seccomp_plan_build(s, &plan, err) < 0)
         return -1;
-    if (cache_dir == NULL)
-        return seccomp_plan_compile(&plan, out, err);
-
     cleanup_strbuf struct strbuf canon = STRBUF_INIT;
-    seccomp_plan_serialize(&plan, &canon);
-    char key[HEX_LEN + 1];
-    if (sha256_hex(canon.buf, canon.len, key) < 0)
+    if (cache_dir == NULL || seccomp_plan_serialize(&plan, &canon) < 0)
         return seccomp_plan_compile(&plan, out, err);
-    key[HEX_LEN] = '\0';
+    char name[17];
+    snprintf(name, sizeof(name), "%016llx", (unsigned long long)fnv1a64(FNV1A64_INIT, canon.buf, canon.len));
 
     /* Any cache trouble (unwritable root, corrupt entry) only costs the
      * compilation; it never fails the container. */
     cleanup_close int dirfd = cache_open(cache_dir);
-    if (dirfd >= 0 && load_with_key(dirfd, key, key, out, NULL) == 0)
+    if (dirfd >= 0 && load_with_plan(dirfd, name, &canon, out, NULL) == 0)
         return 0;
     cleanup_seccomp_program struct seccomp_program *p = NULL;
     if (seccomp_plan_compile(&plan, &p, err) < 0)
         return -1;
-    if (dirfd >= 0) {
+    /* Store only what the library the plan names compiled: if its file was
+     * replaced meanwhile (a package upgrade), the plan no longer says who
+     * built this program. */
+    cleanup_strbuf struct strbuf again = STRBUF_INIT;
+    if (dirfd >= 0 && seccomp_plan_serialize(&plan, &again) == 0 && again.len == canon.len &&
+        memcmp(again.buf, canon.buf, canon.len) == 0) {
         cache_prune(dirfd);
-        (void)save_with_key(p, key, dirfd, key, NULL);
+        (void)save_with_plan(p, &canon, dirfd, name, NULL);
     }
     *out = steal_ptr(&p);
     return 0;

@@ -254,11 +254,36 @@ void seccomp_plan_release(struct seccomp_plan *plan)
     memset(plan, 0, sizeof(*plan));
 }
 
-void seccomp_plan_serialize(const struct seccomp_plan *plan, struct strbuf *out)
+/* The arch keel (and so the libseccomp it loads) is built for: libseccomp
+ * resolves syscall names for it.  Fixed per binary, so a compile-time name. */
+#if defined(__x86_64__) && defined(__ILP32__)
+#define NATIVE_ARCH "x32"
+#elif defined(__x86_64__)
+#define NATIVE_ARCH "x86_64"
+#elif defined(__i386__)
+#define NATIVE_ARCH "x86"
+#elif defined(__aarch64__)
+#define NATIVE_ARCH "aarch64"
+#elif defined(__arm__)
+#define NATIVE_ARCH "arm"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NATIVE_ARCH "ppc64le"
+#elif defined(__powerpc64__)
+#define NATIVE_ARCH "ppc64"
+#elif defined(__s390x__)
+#define NATIVE_ARCH "s390x"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define NATIVE_ARCH "riscv64"
+#else
+#define NATIVE_ARCH "other-" __VERSION__
+#endif
+
+int seccomp_plan_serialize(const struct seccomp_plan *plan, struct strbuf *out)
 {
-    const struct scmp_version *v = seccomp_version();
-    strbuf_printf(out, "keel-seccomp 1\nlibseccomp %u.%u.%u\nnative %x\n", v->major, v->minor, v->micro,
-                  seccomp_arch_native());
+    strbuf_printf(out, "keel-seccomp 2\nnative %s %zu\n", NATIVE_ARCH, sizeof(long));
+    if (seccomp_lib_identity(out) < 0)
+        return -1;
+    strbuf_putc(out, '\n');
     strbuf_printf(out, "default %x\nflags %x\nnotify %d\n", plan->default_action, plan->flags, plan->notify);
     for (size_t i = 0; i < plan->n_arches; i++)
         strbuf_printf(out, "arch %x\n", plan->arches[i]);
@@ -273,20 +298,26 @@ void seccomp_plan_serialize(const struct seccomp_plan *plan, struct strbuf *out)
             strbuf_printf(out, " %zu:%s", strlen(r->names[n]), r->names[n]);
         strbuf_putc(out, '\n');
     }
+    return 0;
 }
 
-static void seccomp_ctx_releasep(scmp_filter_ctx *ctx)
+struct compile_ctx {
+    struct seccomp_lib lib;
+    scmp_filter_ctx ctx;
+};
+
+static void compile_ctx_release(struct compile_ctx *c)
 {
-    if (*ctx)
-        seccomp_release(*ctx);
+    if (c->ctx)
+        c->lib.release(c->ctx);
 }
 
-static int export_bpf(scmp_filter_ctx ctx, struct seccomp_program *p, struct keel_error **err)
+static int export_bpf(const struct compile_ctx *c, struct seccomp_program *p, struct keel_error **err)
 {
     cleanup_close int fd = memfd_create("keel-seccomp-bpf", MFD_CLOEXEC);
     if (fd < 0)
         return error_set(err, errno, "creating a memfd for the seccomp program");
-    int r = seccomp_export_bpf(ctx, fd);
+    int r = c->lib.export_bpf(c->ctx, fd);
     if (r < 0)
         return error_set(err, -r, "exporting the seccomp program");
     off_t size = lseek(fd, 0, SEEK_CUR);
@@ -307,12 +338,15 @@ static int export_bpf(scmp_filter_ctx ctx, struct seccomp_program *p, struct kee
 int seccomp_plan_compile(const struct seccomp_plan *plan, struct seccomp_program **out,
                          struct keel_error **err)
 {
-    __attribute__((cleanup(seccomp_ctx_releasep))) scmp_filter_ctx ctx = seccomp_init(plan->default_action);
-    if (ctx == NULL)
+    __attribute__((cleanup(compile_ctx_release))) struct compile_ctx c = {0};
+    if (seccomp_lib_open(&c.lib, err) < 0)
+        return error_prefix(err, "compiling linux.seccomp");
+    c.ctx = c.lib.init(plan->default_action);
+    if (c.ctx == NULL)
         return error_set(err, EINVAL, "linux.seccomp.defaultAction: libseccomp refused action %#x",
                          plan->default_action);
     for (size_t i = 0; i < plan->n_arches; i++) {
-        int r = seccomp_arch_add(ctx, plan->arches[i]);
+        int r = c.lib.arch_add(c.ctx, plan->arches[i]);
         if (r < 0 && r != -EEXIST)
             return error_set(err, -r, "linux.seccomp.architectures: adding architecture %#x",
                              plan->arches[i]);
@@ -324,10 +358,10 @@ int seccomp_plan_compile(const struct seccomp_plan *plan, struct seccomp_program
             cmps[a] = (struct scmp_arg_cmp){rule->args[a].index, (enum scmp_compare)rule->args[a].op,
                                             rule->args[a].value, rule->args[a].value_two};
         for (size_t n = 0; rule->names[n]; n++) {
-            int nr = seccomp_syscall_resolve_name(rule->names[n]);
+            int nr = c.lib.syscall_resolve_name(rule->names[n]);
             if (nr == __NR_SCMP_ERROR)
                 continue; /* unknown here: skipped, as runc and crun do */
-            int r = seccomp_rule_add_array(ctx, rule->action, nr, (unsigned)rule->n_args, cmps);
+            int r = c.lib.rule_add_array(c.ctx, rule->action, nr, (unsigned)rule->n_args, cmps);
             if (r < 0)
                 return error_set(err, -r, "linux.seccomp.syscalls[%zu]: adding the rule for `%s`",
                                  rule->spec_index, rule->names[n]);
@@ -337,7 +371,7 @@ int seccomp_plan_compile(const struct seccomp_plan *plan, struct seccomp_program
     p->flags = plan->flags;
     p->notify = plan->notify;
     p->compiled = true;
-    if (export_bpf(ctx, p, err) < 0) {
+    if (export_bpf(&c, p, err) < 0) {
         seccomp_program_free(p);
         return -1;
     }

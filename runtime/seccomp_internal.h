@@ -5,11 +5,13 @@
  *   seccomp_plan_build():     validate linux.seccomp and resolve every name
  *                             (actions, operators, arches, flags) to numbers;
  *   seccomp_plan_serialize(): canonical text of the plan -> cache key;
- *   seccomp_plan_compile():   libseccomp -> BPF, only on a cache miss. */
+ *   seccomp_plan_compile():   libseccomp -> BPF, only on a cache miss.
+ * libseccomp itself is loaded only by seccomp_plan_compile() (seccomp_lib.c). */
 #ifndef KEEL_SECCOMP_INTERNAL_H
 #define KEEL_SECCOMP_INTERNAL_H
 
 #include <linux/filter.h>
+#include <seccomp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,16 +59,39 @@ struct seccomp_plan {
 int seccomp_plan_build(const struct spec_seccomp *s, struct seccomp_plan *plan, struct keel_error **err);
 void seccomp_plan_release(struct seccomp_plan *plan);
 #define cleanup_seccomp_plan __attribute__((cleanup(seccomp_plan_release)))
-/* Canonical text of everything that decides the BPF, including the native
- * arch and the libseccomp version. */
-void seccomp_plan_serialize(const struct seccomp_plan *plan, struct strbuf *out);
+/* Canonical text of everything that decides the BPF, including keel's
+ * arch and the identity of the libseccomp that compiles it.  -1 when that
+ * identity cannot be known (then the program must not be cached). */
+int seccomp_plan_serialize(const struct seccomp_plan *plan, struct strbuf *out);
 int seccomp_plan_compile(const struct seccomp_plan *plan, struct seccomp_program **out,
                          struct keel_error **err);
 
-/* On-disk form (cache entries and the state-dir copy). */
-void seccomp_program_encode(const struct seccomp_program *p, const char *key, struct strbuf *out);
-/* Verify magic, length, checksum and (when key != NULL) the key. */
-int seccomp_program_decode(const char *data, size_t len, const char *key, const char *name,
+/* The libseccomp functions keel calls, from a dlopen()ed libseccomp (or the
+ * linked-in one of a static keel). */
+struct seccomp_lib {
+    scmp_filter_ctx (*init)(uint32_t def_action);
+    int (*arch_add)(scmp_filter_ctx ctx, uint32_t arch_token);
+    int (*syscall_resolve_name)(const char *name);
+    int (*rule_add_array)(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int arg_cnt,
+                          const struct scmp_arg_cmp *arg_array);
+    int (*export_bpf)(const scmp_filter_ctx ctx, int fd);
+    void (*release)(scmp_filter_ctx ctx);
+    const struct scmp_version *(*version)(void);
+};
+int seccomp_lib_open(struct seccomp_lib *lib, struct keel_error **err);
+/* Appends the identity of the libseccomp seccomp_lib_open() would load
+ * (file name, device, inode, size, mtime) without loading it; -1 if unknown. */
+int seccomp_lib_identity(struct strbuf *out);
+
+/* On-disk form (cache entries and the state-dir copy).  plan (plan_len
+ * bytes) is the canonical plan the program was compiled from, stored in
+ * cache entries so that a hit is proven byte for byte; the state-dir copy
+ * stores none (plan NULL). */
+void seccomp_program_encode(const struct seccomp_program *p, const char *plan, size_t plan_len,
+                            struct strbuf *out);
+/* Verify magic, version, lengths and checksum, and (when plan != NULL)
+ * that the stored plan is exactly `plan`. */
+int seccomp_program_decode(const char *data, size_t len, const char *plan, size_t plan_len, const char *name,
                            struct seccomp_program **out, struct keel_error **err);
 
 #endif

@@ -402,6 +402,55 @@ static void test_save_load(const char *tmp, struct spec_seccomp *podman)
     CHECK(&c, seccomp_program_load_file(dfd, "missing", &bad, &err) < 0 && err && err->errnum == ENOENT);
 }
 
+/* The cache key is the whole canonical plan, with keel's arch and the
+ * identity of the libseccomp file; an entry holding another plan (a name
+ * collision, or a file renamed by hand) is rejected byte for byte, also when
+ * its checksum is valid. */
+static void test_cache_plan_identity(void)
+{
+    struct spec_seccomp *s =
+        testlib_seccomp_from_json("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"]"
+                                  ",\"action\":\"SCMP_ACT_ERRNO\"}]}");
+    cleanup_error struct keel_error *err = NULL;
+    cleanup_seccomp_plan struct seccomp_plan plan;
+    CHECK(&c, seccomp_plan_build(s, &plan, &err) == 0);
+    cleanup_strbuf struct strbuf canon = STRBUF_INIT;
+    CHECK(&c, seccomp_plan_serialize(&plan, &canon) == 0);
+    /* The library's file name carries its version (libseccomp.so.2.5.4). */
+    CHECK(&c,
+          canon.buf && strstr(canon.buf, "libseccomp") && strstr(canon.buf, KEEL_LIBSECCOMP_BUILD_VERSION));
+    CHECK(&c, canon.buf && strstr(canon.buf, "\nnative "));
+    CHECK(&c, canon.buf && strstr(canon.buf, " 5:mkdir\n"));
+
+    cleanup_seccomp_program struct seccomp_program *p = NULL;
+    CHECK(&c, seccomp_plan_compile(&plan, &p, &err) == 0);
+    if (p == NULL || canon.buf == NULL) {
+        testlib_seccomp_free(s);
+        return;
+    }
+    cleanup_strbuf struct strbuf file = STRBUF_INIT;
+    seccomp_program_encode(p, canon.buf, canon.len, &file);
+    cleanup_seccomp_program struct seccomp_program *hit = NULL;
+    CHECK(&c, seccomp_program_decode(file.buf, file.len, canon.buf, canon.len, "e", &hit, &err) == 0);
+    CHECK(&c, hit && same_program(hit, p));
+    /* One byte of difference in the wanted plan, or a shorter one: a miss. */
+    cleanup_free char *other = xstrdup(canon.buf);
+    other[canon.len - 2] ^= 1;
+    cleanup_seccomp_program struct seccomp_program *miss = NULL;
+    CHECK(&c, seccomp_program_decode(file.buf, file.len, other, canon.len, "e", &miss, &err) < 0);
+    CHECK_STREQ(&c, error_msg(err), "seccomp program `e`: built from another profile (plan mismatch)");
+    error_free(err);
+    err = NULL;
+    CHECK(&c, seccomp_program_decode(file.buf, file.len, canon.buf, canon.len - 1, "e", &miss, &err) < 0);
+    error_free(err);
+    err = NULL;
+    /* A damaged plan fails the checksum before any comparison. */
+    file.buf[40 + 3] ^= 1; /* the header is 40 bytes, the plan follows */
+    CHECK(&c, seccomp_program_decode(file.buf, file.len, NULL, 0, "e", &miss, &err) < 0);
+    CHECK_STREQ(&c, error_msg(err), "seccomp program `e`: checksum mismatch");
+    testlib_seccomp_free(s);
+}
+
 /* The config parser's output compiles to the same program as the test
  * loader's: the two agree on the model. */
 static void test_from_config(struct spec_seccomp *podman)
@@ -444,6 +493,7 @@ int main(void)
             test_cache_concurrent(tmp, podman);
             test_cache_prune(tmp, podman);
             test_cache_key_canonical(tmp);
+            test_cache_plan_identity();
             test_save_load(tmp, podman);
             test_from_config(podman);
             CHECK(&c, fs_remove_tree(tmp, NULL) == 0);

@@ -2,6 +2,7 @@
 Other runtimes have no such cache, so these tests only run against keel."""
 import errno
 import os
+import subprocess
 import uuid
 
 import pytest
@@ -48,7 +49,7 @@ def test_second_container_uses_the_cache(keel_only, rt, bundle):
     first = entries(rt)
     assert len(first) == 1
     (name, path), = first.items()
-    assert len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+    assert len(name) == 16 and all(c in "0123456789abcdef" for c in name)
     with open(path, "rb") as f:
         assert f.read(8) == MAGIC
     st = os.stat(path)
@@ -92,6 +93,34 @@ def test_hostile_entry_under_the_right_name_is_not_trusted(keel_only, rt, bundle
     other = [p for n, p in entries(rt).items() if n != strict_name][0]
     os.replace(other, strict_path)
     assert os.strerror(errno.EDQUOT) in run_mkdir(rt, bundle, strict)
+
+
+def test_hit_loads_neither_libseccomp_nor_libcrypto(keel_only, runtime_path, rt, bundle):
+    """A warm hit needs no compiler and no cryptographic hash: keel maps
+    neither library (ld.so's LD_DEBUG=files names every object it loads,
+    also a dlopen()ed one).  A miss loads libseccomp, which shows the probe
+    sees a dlopen()."""
+    ldd = subprocess.run(["ldd", runtime_path], capture_output=True, text=True)
+    if ldd.returncode != 0:
+        pytest.skip("a static keel links libseccomp in (%s)" % (ldd.stdout + ldd.stderr).strip())
+    prof = profile(errno.EDQUOT)
+    bundle.config["root"]["readonly"] = False
+    bundle.config["linux"]["seccomp"] = prof
+    bundle.set_args("true")
+
+    def loaded():
+        r = rt.run("run", "--bundle", bundle.path, "c" + uuid.uuid4().hex[:10], timeout=60,
+                   env=dict(os.environ, LD_DEBUG="files"))
+        assert r.returncode == 0, r.stderr
+        return [ln for ln in r.stderr.splitlines() if "file=" in ln]
+
+    cold = loaded()
+    if not any("libseccomp" in ln for ln in cold):
+        pytest.skip("keel links libseccomp (LD_DEBUG shows no dlopen of it): %s" % cold[:3])
+    warm = loaded()
+    assert warm, "LD_DEBUG=files printed nothing"
+    assert not any("libseccomp" in ln or "libcrypto" in ln for ln in warm), warm
+    assert not any("libcrypto" in ln for ln in cold), cold
 
 
 def test_unwritable_cache_does_not_fail_the_container(keel_only, rt, bundle):
