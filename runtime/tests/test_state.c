@@ -90,6 +90,38 @@ static void test_state_roundtrip(struct unit_counts *c, const char *root)
     CHECK(c, gone && strstr(gone->msg, "does not exist"));
 }
 
+/* recovery.json keeps the first state.json when the later one is damaged. */
+static void test_state_recovery(struct unit_counts *c, const char *root)
+{
+    cleanup_error struct keel_error *err = NULL;
+    cleanup_close int fd = state_dir_create(root, "ct2", &err);
+    CHECK(c, fd >= 0);
+    struct container_state s = {.id = (char *)"ct2",
+                                .oci_version = (char *)"1.2.0",
+                                .pid = 4242,
+                                .pid_start = 7,
+                                .bundle = (char *)"/b",
+                                .cgroup = (char *)"{\"first\":1}"};
+    CHECK(c, state_write(fd, &s, &err) == 0);
+    CHECK(c, state_keep_recovery(fd, &err) == 0);
+    CHECK(c, state_keep_recovery(fd, &err) == 0); /* again: already there is fine */
+    s.cgroup = (char *)"{\"final\":1}";
+    CHECK(c, state_write(fd, &s, &err) == 0);
+    /* damaged in place, as an editor or a full disk would */
+    cleanup_close int w = openat(fd, STATE_FILE, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    CHECK(c, w >= 0 && write(w, "{\"id\":", 6) == 6);
+    cleanup_container_state struct container_state *bad = NULL;
+    cleanup_error struct keel_error *read_err = NULL;
+    CHECK(c, state_read(fd, "ct2", &bad, &read_err) < 0);
+    CHECK(c, read_err && strstr(read_err->msg, "ct2") && strstr(read_err->msg, STATE_FILE));
+    cleanup_container_state struct container_state *r = NULL;
+    CHECK(c, state_read_file(fd, "ct2", STATE_RECOVERY_FILE, &r, &err) == 0);
+    if (r) {
+        CHECK(c, r->pid == 4242 && r->pid_start == 7);
+        CHECK_STREQ(c, r->cgroup, "{\"first\":1}");
+    }
+}
+
 static void test_now(struct unit_counts *c)
 {
     time_t before = time(NULL);
@@ -217,6 +249,7 @@ int main(void)
     cleanup_free char *root = xasprintf("%s/root", tmpl);
     test_proc_stat(&c);
     test_state_roundtrip(&c, root);
+    test_state_recovery(&c, root);
     test_now(&c);
     test_signals(&c);
     test_sync(&c);
