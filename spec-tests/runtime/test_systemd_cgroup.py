@@ -176,12 +176,16 @@ def test_update_sets_properties_and_files(rt, sleeper, tmp_path):
 def test_exec_pause_ps_kill_in_scope(rt, sleeper, tmp_path):
     t = tag()
     unit = "keeltest-%s.scope" % t
-    cid, pid = start(rt, sleeper, tmp_path, "system.slice:keeltest:" + t)
+    cid, pid = start(rt, sleeper, tmp_path, "system.slice:keeltest:" + t, {"pids": {"limit": 77}})
     d = CG + "/system.slice/" + unit
     rt.run("start", cid, check=True)
     r = rt.run("exec", cid, "cat", "/proc/self/cgroup", global_args=SD)
     assert r.returncode == 0, r.stderr
     assert "0::/system.slice/" + unit in r.stdout
+    # the container's /sys/fs/cgroup is its unit's directory (pure v2 layout)
+    r = rt.run("exec", cid, "cat", "/sys/fs/cgroup/pids.max", global_args=SD)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "77"
     rt.run("pause", cid, check=True, global_args=SD)
     assert json.loads(rt.run("state", cid, check=True).stdout)["status"] == "paused"
     assert read(d + "/cgroup.freeze") == "1"
