@@ -76,22 +76,24 @@ int cgroup_detect_hierarchies(struct cgroup_hier **out, size_t *n, struct keel_e
     cleanup_free char *known = NULL;
     if (file_read_whole("/proc/cgroups", 1 << 16, &known, NULL, err) < 0)
         return error_prefix(err, "listing cgroup controllers");
-    cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
-        return error_set(err, errno, "opening `/proc/self/mountinfo`");
+    /* Read once: the kernel formats the whole table on every read. */
+    cleanup_free char *table = NULL;
+    if (file_read_whole("/proc/self/mountinfo", 1 << 24, &table, NULL, err) < 0)
+        return error_prefix(err, "listing cgroup mounts");
 
     struct cgroup_hier *h = NULL;
     size_t nh = 0;
-    cleanup_free char *line = NULL;
-    size_t cap = 0;
     /* Two passes: mounts under /sys/fs/cgroup first, so a second mount of
      * the same hierarchy elsewhere does not win. */
     for (int pass = 0; pass < 2; pass++) {
-        rewind(f);
-        while (getline(&line, &cap, f) > 0) {
+        for (const char *line = table, *next; *line; line = next) {
+            next = strchr(line, '\n');
+            next = next ? next + 1 : line + strlen(line);
+            if (!memmem(line, (size_t)(next - line), " cgroup", 7))
+                continue; /* neither cgroup nor cgroup2: skip the sscanf */
             char mountpoint[4096], mroot[4096], fstype[64], superopts[1024];
-            char *sep = strstr(line, " - ");
-            if (!sep || sscanf(line, "%*s %*s %*s %4095s %4095s", mroot, mountpoint) != 2 ||
+            const char *sep = strstr(line, " - ");
+            if (!sep || sep >= next || sscanf(line, "%*s %*s %*s %4095s %4095s", mroot, mountpoint) != 2 ||
                 sscanf(sep + 3, "%63s %*s %1023s", fstype, superopts) != 2)
                 continue;
             bool v2 = strcmp(fstype, "cgroup2") == 0;

@@ -163,6 +163,12 @@ static int remove_tree_once(const char *dir)
 
 int cgfs_remove(const char *dir, struct keel_error **err)
 {
+    /* Usually the cgroup has no children: one rmdir does.  cgroupfs says
+     * EBUSY both for children and for processes; the walk sorts it out. */
+    if (rmdir(dir) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EBUSY && errno != ENOTEMPTY)
+        return error_set(err, errno, "removing cgroup `%s`", dir);
     /* A killed process leaves its cgroup only once the kernel has reaped it:
      * retry for up to ~5 s with a growing pause. */
     int r = 0;

@@ -27,18 +27,24 @@ static bool is_blank(const char *s)
 }
 
 /* A new v1 cpuset cgroup starts with empty cpus and mems, and the kernel
- * refuses tasks until they are set: inherit the parent's. */
-static int cpuset_inherit(const char *parent, const char *dir, struct keel_error **err)
+ * refuses tasks until they are set: inherit the parent's.  fresh: we just
+ * made dir, so it is known to be blank.  A blank parent fails with ENODATA
+ * (hier_create's fast path then sets up the whole path from the top). */
+static int cpuset_inherit(const char *parent, const char *dir, bool fresh, struct keel_error **err)
 {
     const char *files[] = {"cpuset.cpus", "cpuset.mems"};
     for (size_t i = 0; i < 2; i++) {
         cleanup_free char *cur = NULL, *from = NULL;
-        if (cgfs_read(dir, files[i], &cur, err) < 0)
-            return -1;
-        if (!is_blank(cur))
-            continue;
+        if (!fresh) {
+            if (cgfs_read(dir, files[i], &cur, err) < 0)
+                return -1;
+            if (!is_blank(cur))
+                continue;
+        }
         if (cgfs_read(parent, files[i], &from, err) < 0)
             return -1;
+        if (is_blank(from))
+            return error_set(err, ENODATA, "`%s/%s` is empty", parent, files[i]);
         from[strcspn(from, "\n")] = '\0';
         if (cgfs_write(dir, files[i], from, err) < 0)
             return -1;
@@ -94,6 +100,20 @@ static int hier_create(const struct cgroup_hier *h, bool strict, struct keel_err
 {
     bool cpuset = !h->v2 && cgroup_hier_has(h, "cpuset");
     size_t base = strlen(h->mountpoint);
+    /* v1 fast path: the parents usually exist (and a cpuset parent is set
+     * up), so one mkdir does; anything unusual takes the walk below. */
+    if (!h->v2 && mkdir(h->dir, 0755) == 0) {
+        if (!cpuset)
+            return 0;
+        cleanup_free char *parent = xstrndup(h->dir, (size_t)(strrchr(h->dir, '/') - h->dir));
+        cleanup_error struct keel_error *e = NULL;
+        if (cpuset_inherit(parent, h->dir, true, &e) == 0)
+            return 0;
+        if (e->errnum != ENODATA) {
+            *err = steal_ptr(&e);
+            return error_prefix(err, "initialising cpuset cgroup `%s`", h->dir);
+        }
+    }
     cleanup_free char *cur = xstrdup(h->dir);
     for (size_t i = base + 1;; i++) {
         if (cur[i] != '/' && cur[i] != '\0')
@@ -111,7 +131,7 @@ static int hier_create(const struct cgroup_hier *h, bool strict, struct keel_err
         }
         if (mkdir(cur, 0755) < 0 && errno != EEXIST)
             return error_set(err, errno, "creating cgroup `%s`", cur);
-        if (cpuset && cpuset_inherit(parent, cur, err) < 0)
+        if (cpuset && cpuset_inherit(parent, cur, false, err) < 0)
             return error_prefix(err, "initialising cpuset cgroup `%s`", cur);
         cur[i] = saved;
         if (saved == '\0')
@@ -276,6 +296,18 @@ static int fs_kill_all(struct cgroup_manager *m, int sig, struct keel_error **er
             *err = steal_ptr(&e);
             return -1;
         }
+    }
+
+    /* An empty cgroup (the container's processes are gone: delete of a
+     * stopped container) has nothing to signal, and nothing in it can fork:
+     * skip the freezing. */
+    {
+        cleanup_free pid_t *pids = NULL;
+        size_t n = 0;
+        if (cgfs_collect_pids(main->dir, &pids, &n, err) < 0)
+            return -1;
+        if (n == 0)
+            return 0;
     }
 
     /* Freeze first so that no process forks behind our back while we signal
