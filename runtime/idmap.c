@@ -113,6 +113,9 @@ static int idmap_make_tree(const struct spec_config *cfg, const struct spec_moun
         m->source[0] == '/' || !bundle ? xstrdup(m->source) : xasprintf("%s/%s", bundle, m->source);
     cleanup_close int tree =
         open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rbind ? AT_RECURSIVE : 0));
+    if (tree < 0 && errno == ENOSYS) /* no mount(2) equivalent (mount_compat.h) */
+        return error_set(err, errno, "%s: idmapped mounts need open_tree and mount_setattr (Linux 5.12)",
+                         where);
     if (tree < 0)
         return error_set(err, errno, "%s: opening the source `%s`", where, src);
     cleanup_close int userns = idmap_userns_fd(u, nu, g, ng, err);

@@ -12,6 +12,7 @@
 #include "cleanup.h"
 #include "error.h"
 #include "masked.h"
+#include "mount_compat.h"
 #include "mount_exec.h"
 #include "safepath.h"
 
@@ -48,6 +49,18 @@ static int masked_tmpfs(struct masked_ctx *c, int dest)
 {
     if (c->tmpfs_fd < 0) {
         cleanup_close int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+        if (fsfd < 0 && errno == ENOSYS) {
+            /* No new mount API (mount_compat.h): a tmpfs of its own per
+             * directory, made read-only per mount as fsmount does. */
+            char target[32];
+            safepath_fd_path(dest, target);
+            if (mount("none", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return -1;
+            cleanup_close int top = mount_compat_reopen_top(dest);
+            if (top < 0)
+                return -1;
+            return mount_compat_setattr(top, false, MOUNT_ATTR_RDONLY, 0, 0);
+        }
         if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
             return -1;
         c->tmpfs_fd = fsmount(fsfd, FSMOUNT_CLOEXEC,

@@ -10,8 +10,10 @@
 
 #include "cleanup.h"
 #include "error.h"
+#include "mount_compat.h"
 #include "mount_copyup.h"
 #include "mount_exec.h"
+#include "safepath.h"
 #include "xalloc.h"
 
 #define COPYUP_MAX_DEPTH 64
@@ -133,11 +135,73 @@ static int copyup_configure(int fsfd, const char *data)
     return 0;
 }
 
+/* Copy the covered directory src into the new tmpfs (root dst), giving the
+ * tmpfs root src's owner and, unless "mode=" says otherwise, its mode. */
+static int copyup_fill(const struct mount_op *op, int src, int dst, struct keel_error **err)
+{
+    cleanup_free char *failed = NULL;
+    if (copyup_dir(src, dst, 0, &failed) < 0)
+        return error_set(err, errno, "tmpcopyup: copying `%s`", failed ? failed : ".");
+    struct stat st;
+    bool has_mode = op->opts.data && strstr(op->opts.data, "mode=");
+    if (fstat(src, &st) == 0 &&
+        (fchown(dst, st.st_uid, st.st_gid) < 0 || (!has_mode && fchmod(dst, st.st_mode & 07777) < 0)))
+        return error_set(err, errno, "tmpcopyup: setting the owner of the tmpfs root");
+    return 0;
+}
+
+/* The options that apply once the tmpfs is attached at mfd. */
+static int copyup_finish(const struct mount_op *op, int mfd, struct keel_error **err)
+{
+    if ((op->flags & MS_RDONLY) && mount_setattr_fd(mfd, false, MOUNT_ATTR_RDONLY, 0, 0) < 0)
+        return error_set(err, errno, "tmpcopyup: making the tmpfs read-only");
+    if ((op->opts.rec_set || op->opts.rec_clr) &&
+        mount_setattr_fd(mfd, true, op->opts.rec_set, op->opts.rec_clr, 0) < 0)
+        return error_set(err, errno, "setting recursive attributes");
+    for (size_t i = 0; i < op->opts.n_propagation; i++) {
+        unsigned long p = op->opts.propagation[i];
+        if (mount_setattr_fd(mfd, p & MS_REC, 0, 0, p & ~MS_REC) < 0)
+            return error_set(err, errno, "setting propagation");
+    }
+    return 0;
+}
+
+/* Without fsopen (mount_compat.h): mount(2) the tmpfs over dest, then copy
+ * from the directory it covers, still reachable through a fd opened first.
+ * The copy is filled in place, inside the container's mount namespace
+ * before anything runs there; the result is the same. */
+static int copyup_classic(const struct mount_op *op, int dest, struct keel_error **err)
+{
+    cleanup_close int src = openat(dest, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (src < 0)
+        return error_set(err, errno, "tmpcopyup: opening the directory");
+    char target[32];
+    safepath_fd_path(dest, target);
+    if (mount("tmpfs", target, "tmpfs", op->flags & ~(MS_RDONLY | MS_REMOUNT | MS_BIND | MS_REC),
+              op->opts.data) < 0)
+        return error_set(err, errno, "tmpcopyup: mounting the tmpfs (tmpfs options \"%s\")",
+                         op->opts.data ? op->opts.data : "");
+    cleanup_close int mfd = mount_compat_reopen_top(dest);
+    if (mfd < 0)
+        return error_set(err, errno, "tmpcopyup: opening the new tmpfs");
+    cleanup_close int dst = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dst < 0)
+        return error_set(err, errno, "tmpcopyup: opening the new tmpfs");
+    if (copyup_fill(op, src, dst, err) < 0)
+        return -1;
+    return copyup_finish(op, mfd, err);
+}
+
 int mount_copyup_tmpfs(const struct mount_op *op, int dest, struct keel_error **err)
 {
     cleanup_close int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fsfd < 0 && errno == ENOSYS)
+        return copyup_classic(op, dest, err);
     if (fsfd < 0)
         return error_set(err, errno, "tmpcopyup: fsopen");
+    /* The source the config names, as mount(2) shows it in mountinfo. */
+    if (op->source && op->source[0] && fsconfig(fsfd, FSCONFIG_SET_STRING, "source", op->source, 0) < 0)
+        return error_set(err, errno, "tmpcopyup: source \"%s\"", op->source);
     if (copyup_configure(fsfd, op->opts.data) < 0)
         return error_set(err, errno, "tmpcopyup: tmpfs options \"%s\"", op->opts.data);
     if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
@@ -152,25 +216,9 @@ int mount_copyup_tmpfs(const struct mount_op *op, int dest, struct keel_error **
     cleanup_close int dst = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (src < 0 || dst < 0)
         return error_set(err, errno, "tmpcopyup: opening the directories");
-    cleanup_free char *failed = NULL;
-    if (copyup_dir(src, dst, 0, &failed) < 0)
-        return error_set(err, errno, "tmpcopyup: copying `%s`", failed ? failed : ".");
-    struct stat st;
-    bool has_mode = op->opts.data && strstr(op->opts.data, "mode=");
-    if (fstat(src, &st) == 0 &&
-        (fchown(dst, st.st_uid, st.st_gid) < 0 || (!has_mode && fchmod(dst, st.st_mode & 07777) < 0)))
-        return error_set(err, errno, "tmpcopyup: setting the owner of the tmpfs root");
+    if (copyup_fill(op, src, dst, err) < 0)
+        return -1;
     if (move_mount(mfd, "", dest, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return error_set(err, errno, "tmpcopyup: attaching the tmpfs");
-    if ((op->flags & MS_RDONLY) && mount_setattr_fd(mfd, false, MOUNT_ATTR_RDONLY, 0, 0) < 0)
-        return error_set(err, errno, "tmpcopyup: making the tmpfs read-only");
-    if ((op->opts.rec_set || op->opts.rec_clr) &&
-        mount_setattr_fd(mfd, true, op->opts.rec_set, op->opts.rec_clr, 0) < 0)
-        return error_set(err, errno, "setting recursive attributes");
-    for (size_t i = 0; i < op->opts.n_propagation; i++) {
-        unsigned long p = op->opts.propagation[i];
-        if (mount_setattr_fd(mfd, p & MS_REC, 0, 0, p & ~MS_REC) < 0)
-            return error_set(err, errno, "setting propagation");
-    }
-    return 0;
+    return copyup_finish(op, mfd, err);
 }

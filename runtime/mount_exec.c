@@ -12,16 +12,27 @@
 #include "cleanup.h"
 #include "error.h"
 #include "mount_cgroup.h"
+#include "mount_compat.h"
 #include "mount_copyup.h"
 #include "idmap.h"
 #include "mount_exec.h"
 #include "safepath.h"
 #include "xalloc.h"
 
-int mount_setattr_fd(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t propagation)
+/* mount_setattr itself: also on a detached tree, where mount(2) cannot act. */
+static int mount_setattr_tree(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t propagation)
 {
     struct mount_attr attr = {.attr_set = set, .attr_clr = clr, .propagation = propagation};
     return mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr));
+}
+
+int mount_setattr_fd(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t propagation)
+{
+    if (mount_setattr_tree(fd, recursive, set, clr, propagation) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    return mount_compat_setattr(fd, recursive, set, clr, propagation);
 }
 
 int mount_bind_fd(int src_dirfd, const char *src, bool recursive, uint64_t set, uint64_t clr,
@@ -31,11 +42,19 @@ int mount_bind_fd(int src_dirfd, const char *src, bool recursive, uint64_t set, 
     if (!src[0])
         flags |= AT_EMPTY_PATH;
     cleanup_close int tree = open_tree(src_dirfd, src, flags);
+    if (tree < 0 && errno == ENOSYS) {
+        /* open_tree follows a trailing symlink; so does this open. */
+        cleanup_close int srcfd = src[0] ? openat(src_dirfd, src, O_PATH | O_CLOEXEC) : -1;
+        if (src[0] && srcfd < 0)
+            return -1;
+        return mount_compat_bind(src[0] ? srcfd : src_dirfd, recursive, set, clr, rec_set, rec_clr, dest_fd,
+                                 NULL);
+    }
     if (tree < 0)
         return -1;
-    if ((set || clr) && mount_setattr_fd(tree, false, set, clr, 0) < 0)
+    if ((set || clr) && mount_setattr_tree(tree, false, set, clr, 0) < 0)
         return -1;
-    if ((rec_set || rec_clr) && mount_setattr_fd(tree, true, rec_set, rec_clr, 0) < 0)
+    if ((rec_set || rec_clr) && mount_setattr_tree(tree, true, rec_set, rec_clr, 0) < 0)
         return -1;
     return move_mount(tree, "", dest_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
@@ -58,7 +77,8 @@ static int mount_create_dest(int rootfd, const char *dest, bool dir, struct keel
             return error_set(err, errno, "opening the rootfs");
         const char *p = path + 1;
         bool relink = false;
-        while (*p && !relink) {
+        /* relink first: p points into the path freed on a relink */
+        while (!relink && *p) {
             const char *end = strchrnul(p, '/');
             cleanup_free char *name = xstrndup(p, (size_t)(end - p));
             bool last = *end == '\0';
@@ -259,6 +279,10 @@ static int mount_exec_bind(const struct mount_exec_ctx *ctx, const struct mount_
     if (op->opts.idmap && idmapped < 0)
         return mount_op_errno(err, EOPNOTSUPP, op, "the idmapped tree was not prepared");
     cleanup_close int tree = op->opts.idmap ? idmapped : open_tree(AT_FDCWD, op->source, flags);
+    /* Without open_tree, the source itself, bound with mount(2) below. */
+    bool classic = tree < 0 && errno == ENOSYS;
+    if (classic)
+        tree = open(op->source, O_PATH | O_CLOEXEC);
     if (tree < 0)
         return mount_op_errno(err, errno, op, NULL);
     struct stat st;
@@ -276,10 +300,21 @@ static int mount_exec_bind(const struct mount_exec_ctx *ctx, const struct mount_
         return mount_op_fail(err, op);
     uint64_t set, clr;
     mount_options_bind_attr(&op->opts, &set, &clr);
-    if ((set || clr) && mount_setattr_fd(tree, false, set, clr, 0) < 0)
+    if (classic) {
+        cleanup_close int top = -1;
+        if (mount_compat_bind(tree, op->opts.recursive, set, clr, op->opts.rec_set, op->opts.rec_clr, dest,
+                              &top) < 0)
+            return mount_op_errno(err, errno, op,
+                                  errno == ENOSYS ? "recursive attributes on a tree with submounts need "
+                                                    "mount_setattr (Linux 5.12)"
+                                                  : NULL);
+        return mount_apply_propagation(op, top, err);
+    }
+    if ((set || clr) && mount_setattr_tree(tree, false, set, clr, 0) < 0)
         return mount_op_errno(err, errno, op, "setting mount attributes");
-    if (mount_apply_recursive(op, tree, err) < 0)
-        return -1;
+    if ((op->opts.rec_set || op->opts.rec_clr) &&
+        mount_setattr_tree(tree, true, op->opts.rec_set, op->opts.rec_clr, 0) < 0)
+        return mount_op_errno(err, errno, op, "setting recursive attributes");
     if (move_mount(tree, "", dest, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return mount_op_errno(err, errno, op, NULL);
     return mount_apply_propagation(op, tree, err);

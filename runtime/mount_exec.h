@@ -6,7 +6,9 @@
  * in the image, or one swapped in between the check and the mount
  * (CVE-2021-30465), can therefore never move a mount out of the rootfs.
  * Bind attributes are set on the detached clone before it is attached, so
- * a read-only bind is never visible read-write. */
+ * a read-only bind is never visible read-write.  Where the kernel (or
+ * valgrind) lacks the new mount API, mount_compat.h does the same with
+ * mount(2) where that is equivalent. */
 #ifndef KEEL_MOUNT_EXEC_H
 #define KEEL_MOUNT_EXEC_H
 
