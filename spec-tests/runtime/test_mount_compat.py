@@ -25,10 +25,19 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
 @pytest.fixture(scope="module")
-def shim(tmp_path_factory):
+def shim(tmp_path_factory, runtime_path):
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler to build the ENOSYS library")
+    real = shutil.which(runtime_path) or runtime_path
+    version = subprocess.run([real, "--version"], capture_output=True, text=True).stdout
+    if not version.startswith("keel"):
+        pytest.skip("keel's fallback: %s is another runtime" % real)
+    with open(real, "rb") as f:
+        if b"ld-linux" not in f.read(1 << 16):
+            pytest.skip("%s is statically linked: LD_PRELOAD cannot reach it" % real)
+    if subprocess.run(["grep", "-q", "__asan_init", real]).returncode == 0:
+        pytest.skip("%s is built with ASan, which must be the first preloaded library" % real)
     d = tmp_path_factory.mktemp("nomountapi")
     src = d / "nomountapi.c"
     src.write_text(SHIM)
