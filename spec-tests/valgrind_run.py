@@ -32,7 +32,7 @@ import registry as R  # noqa: E402
 
 VALGRIND = [
     "valgrind", "-q", "--tool=memcheck", "--error-exitcode=99", "--leak-check=full",
-    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite", "--track-fds=no",
+    "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect", "--track-fds=no",
     "--trace-children=no", "--child-silent-after-fork=no",
     "--suppressions=" + os.path.join(HERE, "valgrind.supp"),
 ]
