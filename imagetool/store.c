@@ -283,8 +283,12 @@ int store_writer_open(struct store *s, const char *digest, int64_t expected_size
             return 2;
         return error_set(err, errno, "locking `%s`", tmp);
     }
-    if (store_has_blob(s, digest))
+    if (store_has_blob(s, digest)) {
+        /* Another writer put it in place after our first look: the file we
+         * just created under its temp name is an empty leftover. */
+        (void)unlink(tmp);
         return 1;
+    }
     struct stat st;
     if (fstat(fd, &st) < 0)
         return error_set(err, errno, "stat `%s`", tmp);

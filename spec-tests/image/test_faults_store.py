@@ -260,7 +260,7 @@ def test_fsck_beside_a_running_pull(hoist_path, served, slow, tmp_path):
     store = tmp_path / "store"
     r = hoist(hoist_path, store, "pull", "-q", served.host + "/test/img:t0")
     assert r.returncode == 0, r.stderr
-    p = subprocess.Popen([hoist_path, "--store", str(store), "pull", "-q", slow.host + "/test/img:t6"],
+    p = subprocess.Popen([hoist_path, "--store", str(store), "pull", "-q", slow.host + "/test/img:big"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 10
