@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "container.h"
 #include "error.h"
+#include "exec_internal.h"
 #include "fileutil.h"
 #include "hooks.h"
 #include "idmap.h"
@@ -179,6 +180,17 @@ static int create_talk(struct create_job *j, struct keel_error **err)
             if (j->o->want_pty_master)
                 j->pty = steal_fd(&m.fd);
             break;
+        case SYNC_SECCOMP_LISTENER: {
+            /* from here: host credentials and mount namespace reach a
+             * root-only agent socket the init (maybe the mapped root of a
+             * user namespace, past pivot_root) could not */
+            const struct spec_seccomp *sc = cfg->linux ? cfg->linux->seccomp : NULL;
+            cleanup_free char *state = state_oci_json(&j->st, CONTAINER_CREATING, false, false);
+            if (sync_handover_seccomp_listener(j->sock, &m, sc ? sc->listener_path : NULL,
+                                               sc ? sc->listener_metadata : NULL, 0, state, err) < 0)
+                return -1;
+            break;
+        }
         case SYNC_READY:
             return 0;
         case SYNC_ERROR:
@@ -202,6 +214,9 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
         cleanup_free char *cache = xasprintf("%s/%s", ctx->root, SECCOMP_CACHE_DIRNAME);
         if (seccomp_program_build(cfg->linux->seccomp, cache, &j->seccomp, err) < 0 ||
             seccomp_program_save(j->seccomp, j->dirfd, SECCOMP_STATE_FILE, err) < 0)
+            return -1;
+        if (seccomp_program_uses_notify(j->seccomp) &&
+            exec_listener_save(j->dirfd, cfg->linux->seccomp, err) < 0)
             return -1;
     }
     if (mkfifoat(j->dirfd, STATE_FIFO, 0600) < 0)

@@ -46,7 +46,8 @@ struct exec_job {
     struct spec_config *cfg;
     struct spec_process *p;
     struct seccomp_program *seccomp;
-    const char *listener_path, *listener_metadata; /* in cfg; path set when seccomp notifies */
+    const char *listener_path, *listener_metadata;       /* path set when seccomp notifies */
+    char *saved_listener_path, *saved_listener_metadata; /* EXEC_LISTENER_FILE's, owned */
     int ns_fd[N_NS];
     int sock;        /* the child's end */
     int parent_sock; /* ours, closed in the joiner */
@@ -75,23 +76,6 @@ static int open_namespaces(pid_t pid, int fds[N_NS], struct keel_error **err)
             return error_set(err, errno, "opening the container's %s namespace `%s`", ns_order[i].name, path);
     }
     return 0;
-}
-
-/* In the process, right after seccomp(2) gave a listener: until the agent
- * has it, a notified call would wait on an fd nobody reads, and keel's own
- * setup may still make such calls (the filter goes on before the capability
- * drop without noNewPrivileges).  So hand it to the parent, which can reach
- * listenerPath (a host path), and wait for its word. */
-static int process_forward_listener(int sock, int notify_fd, struct keel_error **err)
-{
-    if (notify_fd < 0)
-        return 0;
-    int r = sync_send(sock, EXEC_SYNC_SECCOMP_LISTENER, 0, NULL, 0, notify_fd, err);
-    close(notify_fd);
-    if (r < 0)
-        return -1;
-    cleanup_sync_msg struct sync_msg done = {.fd = -1};
-    return sync_expect(sock, SYNC_CONTINUE, &done, err);
 }
 
 /* The exec process: never returns. */
@@ -129,13 +113,13 @@ __attribute__((noreturn)) static void process_main(struct exec_job *j)
     int notify_fd = -1;
     if (j->seccomp && !p->no_new_privileges &&
         (seccomp_program_load(j->seccomp, &notify_fd, &err) < 0 ||
-         process_forward_listener(j->sock, notify_fd, &err) < 0))
+         sync_forward_seccomp_listener(j->sock, notify_fd, &err) < 0))
         goto fail;
     if (process_apply_identity(p, &err) < 0)
         goto fail;
     if (j->seccomp && p->no_new_privileges &&
         (seccomp_program_load(j->seccomp, &notify_fd, &err) < 0 ||
-         process_forward_listener(j->sock, notify_fd, &err) < 0))
+         sync_forward_seccomp_listener(j->sock, notify_fd, &err) < 0))
         goto fail;
     process_exec(p, exe, NULL, &err);
 fail:
@@ -177,23 +161,6 @@ static int joiner_entry(void *arg)
     joiner_main(j);
 }
 
-/* The process's seccomp listener to the agent, with the container process
- * state: its own pid, the container's state (init pid, status) around it. */
-static int forward_listener(const struct exec_job *j, const struct container_state *s,
-                            enum container_status status, pid_t pid, int notify_fd, struct keel_error **err)
-{
-    if (notify_fd < 0)
-        return error_set(err, EPROTO, "exec: the seccomp listener message carries no fd");
-    if (!j->listener_path)
-        return error_set(err, EPROTO,
-                         "exec: the process got a seccomp listener, but there is no listenerPath");
-    cleanup_free char *state = state_oci_json(s, status, false, false);
-    if (seccomp_notify_send_process(j->listener_path, notify_fd, (long)pid, state, j->listener_metadata,
-                                    err) < 0)
-        return error_prefix(err, "handing the seccomp listener to the agent");
-    return 0;
-}
-
 /* EOF on the CLOEXEC socket: the process exec'ed.  A message: its error,
  * or its seccomp listener for the agent (then it waits for our go). */
 static int wait_exec(int sock, const struct exec_job *j, const struct container_state *s,
@@ -216,10 +183,12 @@ static int wait_exec(int sock, const struct exec_job *j, const struct container_
                 (*err)->errnum = m.errnum;
             return -1;
         }
-        if (m.type != EXEC_SYNC_SECCOMP_LISTENER)
+        if (m.type != SYNC_SECCOMP_LISTENER)
             return error_set(err, EPROTO, "exec: unexpected message %u from the process", (unsigned)m.type);
-        if (forward_listener(j, s, status, pid, m.fd, err) < 0 ||
-            sync_send(sock, SYNC_CONTINUE, 0, NULL, 0, -1, err) < 0)
+        /* the process's own pid; the container's state (init pid, status) around it */
+        cleanup_free char *state = state_oci_json(s, status, false, false);
+        if (sync_handover_seccomp_listener(sock, &m, j->listener_path, j->listener_metadata, (long)pid, state,
+                                           err) < 0)
             return -1;
     }
 }
@@ -263,6 +232,48 @@ static void config_listener(const struct spec_config *cfg, const char **path, co
     *path = YAJL_IS_STRING(v) ? v->u.string : NULL;
     v = json_object_get(l, "listenerMetadata");
     *metadata = YAJL_IS_STRING(v) ? v->u.string : NULL;
+}
+
+int exec_listener_save(int dirfd, const struct spec_seccomp *sc, struct keel_error **err)
+{
+    if (!sc || !sc->listener_path)
+        return 0;
+    yajl_gen g = json_gen_new(false);
+    yajl_gen_map_open(g);
+    json_gen_kv_string(g, "listenerPath", sc->listener_path);
+    if (sc->listener_metadata)
+        json_gen_kv_string(g, "listenerMetadata", sc->listener_metadata);
+    yajl_gen_map_close(g);
+    size_t n = 0;
+    cleanup_free char *text = json_gen_dup(g, &n);
+    yajl_gen_free(g);
+    if (file_write_atomic_at(dirfd, EXEC_LISTENER_FILE, text, n, 0600, err) < 0)
+        return error_prefix(err, "saving linux.seccomp.listenerPath in the state dir");
+    return 0;
+}
+
+int exec_listener_load(int dirfd, char **path, char **metadata, struct keel_error **err)
+{
+    *path = *metadata = NULL;
+    cleanup_free char *text = NULL;
+    size_t len = 0;
+    if (faccessat(dirfd, EXEC_LISTENER_FILE, F_OK, 0) < 0 && errno == ENOENT)
+        return 0;
+    if (file_read_whole_at(dirfd, EXEC_LISTENER_FILE, 1u << 20, &text, &len, err) < 0)
+        return error_prefix(err, "state " EXEC_LISTENER_FILE);
+    cleanup_json yajl_val doc = NULL;
+    if (json_parse(text, len, "state " EXEC_LISTENER_FILE, &doc, err) < 0 ||
+        json_expect_object(doc, "state " EXEC_LISTENER_FILE, err) < 0)
+        return -1;
+    yajl_val v = json_object_get(doc, "listenerPath");
+    if (!YAJL_IS_STRING(v) || !v->u.string[0])
+        return error_set(err, 0, "state " EXEC_LISTENER_FILE ": no listenerPath");
+    yajl_val m = json_object_get(doc, "listenerMetadata");
+    if (m && !YAJL_IS_STRING(m))
+        return error_set(err, 0, "state " EXEC_LISTENER_FILE ": listenerMetadata is not a string");
+    *path = xstrdup(v->u.string);
+    *metadata = m ? xstrdup(m->u.string) : NULL;
+    return 0;
 }
 
 static int exec_load_config(int dirfd, const char *bundle, struct spec_config **out, struct keel_error **err)
@@ -336,6 +347,8 @@ static void job_release(struct exec_job *j)
         spec_config_free(j->cfg);
     if (j->seccomp)
         seccomp_program_free(j->seccomp);
+    free(j->saved_listener_path);
+    free(j->saved_listener_metadata);
 }
 
 int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct keel_error **err)
@@ -374,7 +387,13 @@ int exec_container(struct keel_context *ctx, const struct exec_opts *o, struct k
         seccomp_program_load_file(dirfd, SECCOMP_STATE_FILE, &j.seccomp, err) < 0)
         return error_prefix(err, "exec: the container's seccomp filter");
     if (j.seccomp && seccomp_program_uses_notify(j.seccomp)) {
-        config_listener(j.cfg, &j.listener_path, &j.listener_metadata);
+        /* the agent create saw; the bundle only for containers of an older keel */
+        if (exec_listener_load(dirfd, &j.saved_listener_path, &j.saved_listener_metadata, err) < 0)
+            return error_prefix(err, "exec in container \"%s\"", o->id);
+        j.listener_path = j.saved_listener_path;
+        j.listener_metadata = j.saved_listener_metadata;
+        if (!j.listener_path)
+            config_listener(j.cfg, &j.listener_path, &j.listener_metadata);
         if (!j.listener_path || !j.listener_path[0]) {
             if (config_err) {
                 error_set(err, 0, "%s", error_msg(config_err));

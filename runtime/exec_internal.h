@@ -8,11 +8,15 @@
 #include "spec.h"
 #include "sync.h"
 
-/* exec's own message on the sync socket (sync.h's types are create's):
- * process -> parent, the seccomp listener fd attached, right after the
- * filter is loaded; the parent hands the fd to the agent at listenerPath
- * and answers SYNC_CONTINUE (or kills the process when that fails). */
-#define EXEC_SYNC_SECCOMP_LISTENER ((enum sync_type)0x100)
+/* linux.seccomp.listenerPath and listenerMetadata as `create` saw them, kept
+ * in the state dir next to the filter (SECCOMP_STATE_FILE) when it notifies:
+ * exec hands its process's listener to that agent even once the bundle's
+ * config.json is gone or changed (runc uses the config saved at create). */
+#define EXEC_LISTENER_FILE "seccomp-listener.json"
+int exec_listener_save(int dirfd, const struct spec_seccomp *sc, struct keel_error **err);
+/* *path is NULL (and 0 returned) when the file does not exist: a container
+ * made by an older keel; the caller then asks config.json. */
+int exec_listener_load(int dirfd, char **path, char **metadata, struct keel_error **err);
 
 /* The process JSON for an exec without --process: cfg_process (config.json's
  * "process" object, may be NULL) with o's flags over it. */

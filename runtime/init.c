@@ -78,28 +78,20 @@ static int init_set_names(const struct spec_config *cfg, const struct ns_plan *p
     return 0;
 }
 
-/* Load the filter and hand a notify fd to the agent.  Called right before
- * exec, or, without noNewPrivileges, before the capabilities are dropped:
- * the kernel then only accepts a filter from a task with CAP_SYS_ADMIN. */
-static int init_load_seccomp(struct init_args *a, const char *state, struct keel_error **err)
+/* Load the filter; a notify fd goes to the parent, which hands it to the
+ * agent (listenerPath is a host path, maybe root-only: we may be the mapped
+ * root of a user namespace, in the container's mount namespace).  Called
+ * before the capabilities are dropped without noNewPrivileges (the kernel
+ * then only accepts a filter from a task with CAP_SYS_ADMIN), else after
+ * them: right before exec, or, for a filter that notifies, before
+ * SYNC_READY, while the parent still listens.  Clears a->seccomp: loaded. */
+static int init_load_seccomp(struct init_args *a, struct keel_error **err)
 {
     int notify_fd = -1;
     if (seccomp_program_load(a->seccomp, &notify_fd, err) < 0)
         return -1;
-    if (notify_fd >= 0) {
-        const struct spec_seccomp *sc = a->cfg->linux->seccomp;
-        int r = 0;
-        if (a->listener_fd >= 0)
-            r = seccomp_notify_send_on(a->listener_fd, sc->listener_path, notify_fd, state,
-                                       sc->listener_metadata, err);
-        close(notify_fd);
-        if (r < 0)
-            return -1;
-    }
-    if (a->listener_fd >= 0)
-        close(a->listener_fd);
-    a->listener_fd = -1;
-    return 0;
+    a->seccomp = NULL;
+    return sync_forward_seccomp_listener(a->sync_fd, notify_fd, err);
 }
 
 /* After `start` woke us, the fifo is empty and `start` reads it once our
@@ -178,12 +170,6 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
     }
     if (hooks_run(&cfg->hooks.create_container, "createContainer", *hook_state, err) < 0)
         return -1;
-    /* The listener is a host path: connect while it is still reachable. */
-    if (a->seccomp && seccomp_program_uses_notify(a->seccomp) && cfg->linux->seccomp->listener_path &&
-        seccomp_notify_connect(cfg->linux->seccomp->listener_path, &a->listener_fd, err) < 0)
-        return -1;
-    if ((a->listener_fd = init_move_above(a->listener_fd, first_free, err)) < 0 && err && *err)
-        return -1;
     if (rootfs_pivot(cfg, &ro, err) < 0)
         return -1;
 
@@ -209,18 +195,19 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
         return -1;
     if (process_apply_limits(p, cfg->linux, err) < 0)
         return -1;
-    int keep[] = {a->sync_fd, a->fifo_fd, a->listener_fd};
-    if (process_close_fds_keep(first_free - 3, keep, 3, err) < 0)
+    int keep[] = {a->sync_fd, a->fifo_fd};
+    if (process_close_fds_keep(first_free - 3, keep, 2, err) < 0)
         return -1;
     if (process_chdir(p, err) < 0 || process_find_executable(p, exe, err) < 0 ||
         process_refuse_runtime_exe(*exe, err) < 0)
         return -1;
-    if (a->seccomp && !p->no_new_privileges) {
-        const char *created_state = *hook_state + strlen(*hook_state) + 1;
-        if (init_load_seccomp(a, created_state, err) < 0)
-            return -1;
-    }
+    if (a->seccomp && !p->no_new_privileges && init_load_seccomp(a, err) < 0)
+        return -1;
     if (process_apply_identity(p, err) < 0)
+        return -1;
+    /* The agent must get the fd from the parent, which exits at SYNC_READY
+     * (runc too loads such a filter before its pipe closes). */
+    if (a->seccomp && seccomp_program_uses_notify(a->seccomp) && init_load_seccomp(a, err) < 0)
         return -1;
     return 0;
 }
@@ -257,7 +244,7 @@ void init_main(struct init_args *a)
     const char *created_state = hook_state + strlen(hook_state) + 1;
     if (hooks_run(&a->cfg->hooks.start_container, "startContainer", created_state, &err) < 0)
         goto fail;
-    if (a->seccomp && a->cfg->process->no_new_privileges && init_load_seccomp(a, created_state, &err) < 0)
+    if (a->seccomp && init_load_seccomp(a, &err) < 0) /* noNewPrivileges: as late as possible */
         goto fail;
     char listen_fds[32], *extra_env[3] = {NULL, NULL, NULL};
     if (a->listen_fds) {

@@ -5,6 +5,7 @@
 
 #include "cleanup.h"
 #include "error.h"
+#include "seccomp.h"
 #include "sync.h"
 #include "xalloc.h"
 
@@ -38,6 +39,8 @@ const char *sync_type_name(enum sync_type t)
         return "ready";
     case SYNC_ERROR:
         return "error";
+    case SYNC_SECCOMP_LISTENER:
+        return "seccomp-listener";
     }
     return "unknown";
 }
@@ -139,4 +142,32 @@ int sync_expect(int sock, enum sync_type want, struct sync_msg *out, struct keel
                          sync_type_name(got));
     }
     return 0;
+}
+
+int sync_forward_seccomp_listener(int sock, int notify_fd, struct keel_error **err)
+{
+    if (notify_fd < 0)
+        return 0;
+    int r = sync_send(sock, SYNC_SECCOMP_LISTENER, 0, NULL, 0, notify_fd, err);
+    close(notify_fd);
+    if (r < 0)
+        return -1;
+    struct sync_msg done = {.fd = -1};
+    r = sync_expect(sock, SYNC_CONTINUE, &done, err);
+    sync_msg_release(&done);
+    return r;
+}
+
+int sync_handover_seccomp_listener(int sock, const struct sync_msg *m, const char *listener_path,
+                                   const char *metadata, long pid, const char *state_json,
+                                   struct keel_error **err)
+{
+    if (m->fd < 0)
+        return error_set(err, EPROTO, "sync protocol: the seccomp listener message carries no fd");
+    if (!listener_path || !listener_path[0])
+        return error_set(err, EPROTO,
+                         "the process got a seccomp listener, but there is no linux.seccomp.listenerPath");
+    if (seccomp_notify_send_process(listener_path, m->fd, pid, state_json, metadata, err) < 0)
+        return error_prefix(err, "handing the seccomp listener to the agent");
+    return sync_send(sock, SYNC_CONTINUE, 0, NULL, 0, -1, err);
 }

@@ -20,6 +20,11 @@ enum sync_type {
     SYNC_PTY,           /* init -> parent: the pty master, as the attached fd */
     SYNC_READY,         /* init -> parent: setup complete, waiting on the exec fifo */
     SYNC_ERROR,         /* either way: errno + message; the sender gives up */
+    /* child -> parent, create's init and exec's process alike: the seccomp
+     * listener fd attached; the parent hands it to the agent at
+     * linux.seccomp.listenerPath and answers SYNC_CONTINUE (on failure it
+     * kills the child).  Its own number, away from the other types. */
+    SYNC_SECCOMP_LISTENER = 0x100,
 };
 
 #define SYNC_MAX_PAYLOAD (60 * 1024)
@@ -46,5 +51,20 @@ void sync_send_error(int sock, const struct keel_error *e);
 int sync_recv(int sock, struct sync_msg *out, struct keel_error **err);
 /* Receive and require `want`; a SYNC_ERROR becomes *err verbatim (errno kept). */
 int sync_expect(int sock, enum sync_type want, struct sync_msg *out, struct keel_error **err);
+
+/* The child's side of the seccomp listener hand-over: send notify_fd (none
+ * when < 0: nothing to do) as SYNC_SECCOMP_LISTENER, close it, and wait for
+ * the parent's SYNC_CONTINUE.  The child must wait: a notified call would
+ * block on a listener that nobody reads until the agent has it. */
+int sync_forward_seccomp_listener(int sock, int notify_fd, struct keel_error **err);
+
+/* The parent's side, for a received SYNC_SECCOMP_LISTENER message m: connect
+ * to the agent at listener_path from here (host credentials and mount
+ * namespace), send m's fd with the container process state (state_json is
+ * the container's state; pid > 0 is the process the fd belongs to when it
+ * is not the state's own), then answer SYNC_CONTINUE. */
+int sync_handover_seccomp_listener(int sock, const struct sync_msg *m, const char *listener_path,
+                                   const char *metadata, long pid, const char *state_json,
+                                   struct keel_error **err);
 
 #endif

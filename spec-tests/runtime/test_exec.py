@@ -339,8 +339,7 @@ def test_exec_into_user_namespace_with_seccomp_notify(rt, tmp_path):
     from helpers import make_bundle
     from seccomp_agent import AgentProcess
     from test_namespaces import userns_bundle
-    # keel's create connects to the agent from the init, as the mapped root
-    agent = AgentProcess("errno:%d" % errno.EXDEV, open_to_all=True)
+    agent = AgentProcess("errno:%d" % errno.EXDEV)  # root-only: the runtime on the host connects
     top = tempfile.mkdtemp(prefix="keel-exec-userns-")  # the mapped root must reach the rootfs
     os.chmod(top, 0o711)
     cid = "ex-un-" + uuid.uuid4().hex[:8]

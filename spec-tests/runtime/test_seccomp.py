@@ -479,3 +479,105 @@ def test_exec_notify_with_cached_program(rt, bundle, agent, tmp_path):
     assert os.strerror(errno.EXDEV) in r.stderr, r.stderr
     check_exec_state(a, c2, init2, int(pidf.read_text()))
     rt.run("delete", "--force", c1, timeout=30)
+
+
+@pytest.mark.parametrize("nnp", [True, False], ids=["nnp", "no-nnp"])
+def test_create_notify_user_namespace_root_only_agent(rt, agent, tmp_path, nnp):
+    """A container with a user namespace: its init runs as the mapped root
+    (host uid 100000) and, past pivot_root, in the container's mount
+    namespace, so it can reach neither a socket in a 0700 directory nor a
+    socket mode 0600.  The runtime on the host must hand the listener over
+    (keel used to connect from the init: "Permission denied")."""
+    import shutil
+    import tempfile
+    from helpers import make_bundle
+    from test_namespaces import userns_bundle
+    a = agent("errno:%d" % errno.EXDEV)
+    assert os.stat(a.dir).st_mode & 0o777 == 0o700  # root-only, as an engine's agent would be
+    os.chmod(a.path, 0o600)
+    top = tempfile.mkdtemp(prefix="keel-sc-userns-")  # the mapped root must reach the rootfs
+    os.chmod(top, 0o711)
+    c = cid()
+    try:
+        bundle = make_bundle(os.path.join(top, "bundle"))
+        userns_bundle(bundle)
+        writable(bundle)
+        bundle.config["process"]["noNewPrivileges"] = nnp
+        bundle.config["linux"]["seccomp"] = notify_profile(a.path, metadata="userns")
+        bundle.set_args("sh", "-c", "mkdir /tmp/d; echo rc=$?")
+        bundle.write()
+        r = rt.run("run", "--bundle", bundle.path, c, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "rc=1" in r.stdout, r.stdout + r.stderr
+        assert os.strerror(errno.EXDEV) in r.stdout + r.stderr
+        assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "d"))
+        got = a.wait_for(lambda e: "state" in e)
+        assert got, a.entries()
+        ps = got[0]["state"]
+        assert ps["fds"] == ["seccompFd"] and ps["metadata"] == "userns"
+        assert ps["state"]["id"] == c and ps["state"]["pid"] == ps["pid"]
+        assert ps["state"]["status"] == "creating"
+        assert a.wait_for(lambda e: e.get("conn") == got[0]["conn"] and "nr" in e), a.entries()
+    finally:
+        rt.run("delete", "--force", c)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_create_notify_agent_missing_fails(rt, bundle, tmp_path):
+    """No agent at listenerPath: create fails naming the socket, and leaves
+    no container behind (the spec: sending failures MUST be errors)."""
+    path = str(tmp_path / "no-agent.sock")
+    writable(bundle)
+    bundle.config["linux"]["seccomp"] = notify_profile(path)
+    bundle.set_args("sleep", "1000")
+    c = cid()
+    r = run_files(rt, "create", "--bundle", bundle.path, c, timeout=60)
+    assert r.returncode != 0
+    assert path in r.stderr, r.stderr
+    assert c not in rt.list_ids()
+    assert not os.path.exists(os.path.join(rt.root, c))
+
+
+def exec_process_file(tmp_path, *args):
+    proc = {"terminal": False, "user": {"uid": 0, "gid": 0}, "cwd": "/", "env": ["PATH=/bin:/usr/bin"],
+            "noNewPrivileges": True, "args": list(args)}
+    pf = tmp_path / "process.json"
+    pf.write_text(json.dumps(proc))
+    return str(pf)
+
+
+def test_exec_notify_after_config_removed(rt, bundle, agent, tmp_path):
+    """podman's exec (--process) once the bundle's config.json is gone: the
+    listener still reaches the agent create saw (runc keeps the config of
+    create; keel saves listenerPath and listenerMetadata in the state dir)."""
+    a = agent("errno:%d" % errno.EXDEV)
+    c, init_pid = start_notified(rt, bundle, a.path)
+    os.unlink(os.path.join(bundle.path, "config.json"))
+    pidf = tmp_path / "exec.pid"
+    r = rt.run("exec", "--process", exec_process_file(tmp_path, "mkdir", "/tmp/gone"), "--pid-file", str(pidf),
+               c, timeout=60)
+    assert r.returncode != 0
+    assert os.strerror(errno.EXDEV) in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "gone"))
+    check_exec_state(a, c, init_pid, int(pidf.read_text()))
+
+
+@pytest.mark.parametrize("how", ["args", "process-file"])
+def test_exec_notify_after_listener_path_changed(rt, bundle, agent, tmp_path, how):
+    """config.json names another agent after create: exec still hands the
+    listener to the one the container was created with."""
+    a = agent("errno:%d" % errno.EXDEV)
+    c, init_pid = start_notified(rt, bundle, a.path)
+    other = agent("errno:%d" % errno.EDQUOT)
+    bundle.config["linux"]["seccomp"] = notify_profile(other.path, metadata="changed")
+    bundle.write()
+    pidf = tmp_path / "exec.pid"
+    if how == "args":
+        r = rt.run("exec", "--pid-file", str(pidf), c, "mkdir", "/tmp/changed", timeout=60)
+    else:
+        r = rt.run("exec", "--process", exec_process_file(tmp_path, "mkdir", "/tmp/changed"), "--pid-file",
+                   str(pidf), c, timeout=60)
+    assert r.returncode != 0
+    assert os.strerror(errno.EXDEV) in r.stderr, r.stderr
+    check_exec_state(a, c, init_pid, int(pidf.read_text()))
+    assert not other.wait_for(lambda e: "state" in e, timeout=0.5), other.entries()
