@@ -47,7 +47,9 @@ static int user_read_etc(int rootfd, const char *path, char **out, struct keel_e
     return fd_read_whole(fd, path, ETC_FILE_MAX, out, NULL, err);
 }
 
-/* Split line into at most max ':'-separated fields (in place). */
+/* Split line into at most max ':'-separated fields (in place); returns how
+ * many the line has. The fields it lacks are empty strings, so a short line
+ * ("user:x:100", no gid) never leaves a caller a stale pointer. */
 static size_t user_fields(char *line, char **fields, size_t max)
 {
     size_t n = 0;
@@ -60,6 +62,8 @@ static size_t user_fields(char *line, char **fields, size_t max)
         *colon = '\0';
         p = colon + 1;
     }
+    for (size_t i = n; i < max; i++)
+        fields[i] = p + strlen(p);
     return n;
 }
 

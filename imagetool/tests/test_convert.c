@@ -68,12 +68,10 @@ static int make_rootfs(char *dir)
     mkdir(path, 0755);
     struct keel_error *err = NULL;
     snprintf(path, sizeof(path), "%s/etc/passwd", dir);
-    file_write_atomic(path,
-                      "# comment\nroot:x:0:0::/root:/bin/sh\napp:x:100:200::/:/bin/sh\nshort:x\n"
-                      "other:x:300:300::/:/bin/sh\n",
-                      strlen("# comment\nroot:x:0:0::/root:/bin/sh\napp:x:100:200::/:/bin/sh\nshort:x\n"
-                             "other:x:300:300::/:/bin/sh\n"),
-                      0644, &err);
+    /* "three" has a uid but no gid field. */
+    const char *pw = "# comment\nroot:x:0:0::/root:/bin/sh\napp:x:100:200::/:/bin/sh\nshort:x\n"
+                     "other:x:300:300::/:/bin/sh\nthree:x:400\n";
+    file_write_atomic(path, pw, strlen(pw), 0644, &err);
     snprintf(path, sizeof(path), "%s/etc/group", dir);
     const char *g = "root:x:0:\napp:x:200:\nextra:x:7:other,app\nmore:x:8:app\ndup:x:200:app\n";
     file_write_atomic(path, g, strlen(g), 0644, &err);
@@ -88,8 +86,9 @@ static void test_user(struct unit_counts *c, int rootfd)
         uint32_t uid, gid;
         size_t n_add;
     } cases[] = {
-        {"app", 100, 200, 2}, {"100", 100, 200, 0}, {"app:7", 100, 7, 0},   {"app:more", 100, 8, 0},
-        {"55", 55, 0, 0},     {"55:66", 55, 66, 0}, {"other", 300, 300, 1}, {"", 0, 0, 0},
+        {"app", 100, 200, 2},    {"100", 100, 200, 0}, {"app:7", 100, 7, 0},
+        {"app:more", 100, 8, 0}, {"55", 55, 0, 0},     {"55:66", 55, 66, 0},
+        {"other", 300, 300, 1},  {"", 0, 0, 0},        {"400", 400, 0, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         struct convert_user u;
@@ -102,7 +101,7 @@ static void test_user(struct unit_counts *c, int rootfd)
         error_free(err);
         convert_user_release(&u);
     }
-    const char *bad[] = {"nobody", "app:nogroup", "short"};
+    const char *bad[] = {"nobody", "app:nogroup", "short", "three"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         struct convert_user u;
         struct keel_error *err = NULL;
