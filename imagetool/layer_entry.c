@@ -199,6 +199,20 @@ static int entry_make_dir(struct layer_ctx *ctx, struct archive_entry *e, const 
     return 0;
 }
 
+/* The last steps for an entry made by name (a symlink or a node, no fd):
+ * its xattrs, then its times, without following it. */
+static int entry_finish_at(struct layer_ctx *ctx, struct archive_entry *e, int dirfd, const char *name,
+                           struct keel_error **err)
+{
+    if (entry_xattrs(ctx, e, -1, dirfd, name, err) < 0)
+        return -1;
+    struct timespec ts[2];
+    entry_times(e, ts);
+    if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+        return error_set(err, errno, "setting the times");
+    return 0;
+}
+
 static int entry_make_symlink(struct layer_ctx *ctx, struct archive_entry *e, int dirfd, const char *name,
                               struct keel_error **err)
 {
@@ -218,13 +232,7 @@ static int entry_make_symlink(struct layer_ctx *ctx, struct archive_entry *e, in
     }
     if (entry_owner(ctx, e, -1, dirfd, name, true, err) < 0)
         return -1;
-    if (entry_xattrs(ctx, e, -1, dirfd, name, err) < 0)
-        return -1;
-    struct timespec ts[2];
-    entry_times(e, ts);
-    if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-        return error_set(err, errno, "setting the times");
-    return 0;
+    return entry_finish_at(ctx, e, dirfd, name, err);
 }
 
 static int entry_make_node(struct layer_ctx *ctx, struct archive_entry *e, mode_t type, int dirfd,
@@ -244,13 +252,7 @@ static int entry_make_node(struct layer_ctx *ctx, struct archive_entry *e, mode_
     /* Just created by us, not a symlink: fchmodat's following is harmless. */
     if (fchmodat(dirfd, name, archive_entry_mode(e) & 07777, 0) < 0)
         return error_set(err, errno, "setting the mode");
-    if (entry_xattrs(ctx, e, -1, dirfd, name, err) < 0)
-        return -1;
-    struct timespec ts[2];
-    entry_times(e, ts);
-    if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-        return error_set(err, errno, "setting the times");
-    return 0;
+    return entry_finish_at(ctx, e, dirfd, name, err);
 }
 
 /* The parent of a hardlink target: beneath the root, through no symlink. */
