@@ -115,7 +115,7 @@ static bool bundle_dir_empty(const char *dir)
         return false;
     struct dirent *de;
     while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
             return false;
     return true;
 }
@@ -134,6 +134,11 @@ int bundle_unpack(struct store *s, const struct oci_manifest *m, const char *dir
     cleanup_close int bundlefd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rc = bundlefd < 0 ? error_set(err, errno, "opening bundle `%s`", dir)
                           : bundle_fill(s, m, bundlefd, o, err);
+    /* The layers look for a stop signal only every few entries: one that
+     * came during the last of them or while config.json was written stops
+     * the unpack too, rather than kill hoist after a complete bundle. */
+    if (rc == 0)
+        rc = layer_check_interrupt(o->interrupt, err);
     if (rc == 0)
         return 0;
     /* Leave nothing half-made: the directory too when this call made it. */

@@ -33,9 +33,10 @@ int bundle_unpack(struct store *s, const struct oci_manifest *m, const char *dir
                   struct keel_error **err);
 
 /* Unpack image ref into dir as bundle_unpack does, pulling the image first
- * when the store ctx->store lacks it.  SIGINT, SIGTERM and SIGHUP are blocked
- * during the unpack (o->interrupt is ignored): one of them stops it, the
- * half-made bundle is removed, and then the signal is let in. */
+ * when the store ctx->store lacks it.  SIGINT, SIGTERM and SIGHUP (those not
+ * ignored) are blocked during the unpack (o->interrupt is not used): one of
+ * them stops it, the half-made bundle is removed, and then the signal is let
+ * in. */
 int bundle_unpack_ref(struct hoist_context *ctx, const char *ref, const struct oci_platform *platform,
                       const char *dir, const struct bundle_opts *o, struct keel_error **err);
 

@@ -1,6 +1,7 @@
 /* From an image reference to a bundle: the path hoist unpack and hoist run
  * share. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 
@@ -43,6 +44,21 @@ static int bundle_find_image(struct hoist_context *ctx, struct store **s, const 
     return pull_resolve_stored(*s, name, platform, NULL, m, err);
 }
 
+/* SIGINT, SIGTERM and SIGHUP, but not one hoist was started ignoring (as
+ * nohup does SIGHUP): blocked, an ignored signal stays pending and would
+ * stop an unpack it was meant not to disturb. */
+static void bundle_stop_signals(sigset_t *set)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++) {
+        struct sigaction sa;
+        if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+            continue;
+        sigaddset(set, sigs[i]);
+    }
+}
+
 int bundle_unpack_ref(struct hoist_context *ctx, const char *ref, const struct oci_platform *platform,
                       const char *dir, const struct bundle_opts *o, struct keel_error **err)
 {
@@ -53,16 +69,13 @@ int bundle_unpack_ref(struct hoist_context *ctx, const char *ref, const struct o
     /* A signal stops the unpack at the next entries, the bundle is removed,
      * and only then is the signal delivered (when the mask is restored). */
     sigset_t stop, old;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGHUP);
-    sigprocmask(SIG_BLOCK, &stop, &old);
+    bundle_stop_signals(&stop);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
     struct bundle_opts bo = *o;
     bo.interrupt = &stop;
     int rc = bundle_unpack(s, m, dir, &bo, err);
     store_close(steal_ptr(&s));
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 

@@ -103,6 +103,18 @@ static const char *entry_name(struct archive_entry *e)
     return n ? n : archive_entry_pathname_utf8(e);
 }
 
+int layer_check_interrupt(const sigset_t *interrupt, struct keel_error **err)
+{
+    if (!interrupt)
+        return 0;
+    sigset_t pending;
+    sigpending(&pending);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sigismember(interrupt, sig) == 1 && sigismember(&pending, sig) == 1)
+            return error_set(err, EINTR, "interrupted by signal %d (%s)", sig, strsignal(sig));
+    return 0;
+}
+
 /* One entry: limits, name, whiteout or creation. */
 static int layer_apply_entry(struct layer_ctx *ctx, struct archive *a, struct archive_entry *e,
                              struct keel_error **err)
@@ -110,13 +122,8 @@ static int layer_apply_entry(struct layer_ctx *ctx, struct archive *a, struct ar
     const struct layer_apply_opts *o = ctx->opts;
     uint64_t max_entries = o->max_entries ? o->max_entries : LAYER_DEFAULT_MAX_ENTRIES;
     uint64_t max_bytes = o->max_bytes ? o->max_bytes : LAYER_DEFAULT_MAX_BYTES;
-    if (o->interrupt && (ctx->entries & 63) == 0) {
-        sigset_t pending;
-        sigpending(&pending);
-        for (int sig = 1; sig < NSIG; sig++)
-            if (sigismember(o->interrupt, sig) == 1 && sigismember(&pending, sig) == 1)
-                return error_set(err, EINTR, "interrupted by signal %d", sig);
-    }
+    if ((ctx->entries & 63) == 0 && layer_check_interrupt(o->interrupt, err) < 0)
+        return -1;
     if (++ctx->entries > max_entries)
         return error_set(err, 0, "more than %llu entries (limit against layer bombs)",
                          (unsigned long long)max_entries);

@@ -51,6 +51,10 @@ struct layer_apply_opts {
     const sigset_t *interrupt;
 };
 
+/* Fails with EINTR ("interrupted by signal N") when a signal of interrupt
+ * (blocked by the caller) is pending; interrupt NULL: never. */
+int layer_check_interrupt(const sigset_t *interrupt, struct keel_error **err);
+
 struct layer_stats {
     uint64_t entries;   /* tar entries, whiteouts included */
     uint64_t bytes;     /* declared sizes of the entries */

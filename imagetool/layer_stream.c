@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,7 +248,15 @@ int layer_stream_open(int fd, enum layer_compression comp, struct layer_stream *
     s->inbuf = xmalloc(STREAM_READ_SIZE);
     for (size_t i = 0; i < STREAM_SLOTS; i++)
         s->slots[i].data = xmalloc(STREAM_SLOT_SIZE);
+    /* The worker starts with every signal blocked, whatever the caller's
+     * mask: a process-directed signal must reach the thread that checks for
+     * it (layer_apply_opts.interrupt) and cleans up, never kill hoist in
+     * the worker halfway through a layer. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int r = pthread_create(&s->thread, NULL, stream_thread, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
         layer_stream_free(s);
         return error_set(err, r, "starting the layer decompression thread");

@@ -4,6 +4,8 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "layer.h"
 #include "layer_internal.h"
 #include "layer_owner.h"
+#include "layer_stream.h"
 #include "unit.h"
 #include "xalloc.h"
 
@@ -239,6 +242,88 @@ static void test_apply(struct unit_counts *c)
     fs_remove_tree(root, NULL);
 }
 
+/* Whether every thread of this process but the caller blocks every
+ * standard signal that can be blocked (/proc's SigBlk). */
+static bool other_threads_block_all(void)
+{
+    cleanup_dir DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    int others = 0;
+    bool all = true;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || atoi(de->d_name) == gettid())
+            continue;
+        others++;
+        cleanup_free char *path = xasprintf("/proc/self/task/%s/status", de->d_name);
+        cleanup_free char *status = read_file_at(AT_FDCWD, path);
+        const char *blk = strstr(status, "SigBlk:");
+        unsigned long long mask = blk ? strtoull(blk + strlen("SigBlk:"), NULL, 16) : 0;
+        for (int sig = 1; sig < 32; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP && !(mask & (1ULL << (sig - 1)))) {
+                fprintf(stderr, "  thread %s does not block signal %d\n", de->d_name, sig);
+                all = false;
+            }
+    }
+    return others > 0 && all;
+}
+
+/* A pending stop signal stops the layer before any entry; the decompression
+ * thread never takes a process-directed signal, whatever the caller's mask. */
+static void test_interrupt(struct unit_counts *c)
+{
+    char root[] = "/tmp/test_layer_root_XXXXXX";
+    CHECK(c, mkdtemp(root) != NULL);
+    cleanup_close int rootfd = open(root, O_RDONLY | O_DIRECTORY);
+    struct layer_owner owner;
+    layer_owner_init(&owner, geteuid() == 0 ? LAYER_OWNER_PRIVILEGED : LAYER_OWNER_ROOTLESS, NULL, NULL);
+    struct tar_builder t;
+    tb_open(&t, true);
+    tb_add(&t, "a", AE_IFREG, 0644, "a", NULL);
+    int fd = tb_finish(&t);
+
+    /* A pipe holding only gzip's magic keeps the worker waiting in read(). */
+    int p[2];
+    CHECK(c, pipe(p) == 0);
+    CHECK(c, write(p[1], "\x1f\x8b\x08\x00", 4) == 4);
+    struct layer_stream *s = NULL;
+    struct keel_error *err = NULL;
+    CHECK(c, layer_stream_open(p[0], LAYER_COMPRESSION_GZIP, &s, &err) == 0);
+    CHECK(c, other_threads_block_all());
+    close(p[1]);
+    layer_stream_free(s);
+    close(p[0]);
+    error_free(err);
+    err = NULL;
+
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    struct layer_apply_opts o = {
+        .compression = LAYER_COMPRESSION_GZIP, .size = -1, .owner = &owner, .interrupt = &stop};
+    CHECK(c, layer_check_interrupt(&stop, &err) == 0 && layer_check_interrupt(NULL, &err) == 0);
+    CHECK(c, layer_apply(rootfd, fd, &o, &err) == 0);
+    error_free(err);
+    err = NULL;
+    unlinkat(rootfd, "a", 0);
+    lseek(fd, 0, SEEK_SET);
+    raise(SIGUSR1);
+    CHECK(c, layer_apply(rootfd, fd, &o, &err) < 0 && err && err->errnum == EINTR &&
+                 strstr(err->msg, "interrupted by signal"));
+    error_free(err);
+    err = NULL;
+    CHECK(c, faccessat(rootfd, "a", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+    CHECK(c, layer_check_interrupt(&stop, &err) < 0 && err && err->errnum == EINTR);
+    error_free(err);
+    /* Take the signal back so that unblocking it does not kill the test. */
+    int sig;
+    sigwait(&stop, &sig);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(fd);
+    layer_owner_release(&owner);
+    fs_remove_tree(root, NULL);
+}
+
 int main(void)
 {
     struct unit_counts c = {0, 0};
@@ -248,5 +333,6 @@ int main(void)
     test_rootless_encoding(&c);
     test_media_types(&c);
     test_apply(&c);
+    test_interrupt(&c);
     return unit_finish(&c);
 }
