@@ -31,6 +31,7 @@
 
 #include "cleanup.h"
 #include "error.h"
+#include "fileutil.h"
 #include "runtime/cgroup_internal.h"
 #include "runtime/cgroup_systemd.h"
 #include "runtime/spec.h"
@@ -177,6 +178,18 @@ static int sd_enter(struct cgroup_manager *m, pid_t pid, struct keel_error **err
     return 0;
 }
 
+static int props_devices(const struct spec_resources *r, struct systemd_props *p, struct keel_error **err)
+{
+    cleanup_free struct cgroup_dev_rule *rules = NULL;
+    size_t n = 0;
+    if (cgroup_devices_rules(r->devices, r->n_devices, &rules, &n, err) < 0)
+        return -1;
+    cleanup_free char *proc_devices = NULL;
+    if (file_read_whole("/proc/devices", 1 << 16, &proc_devices, NULL, err) < 0)
+        return error_prefix(err, "naming device classes for systemd's DeviceAllow=");
+    return systemd_props_from_devices(rules, n, proc_devices, p);
+}
+
 static int sd_apply(struct cgroup_manager *m, const struct spec_resources *r, struct keel_error **err)
 {
     const char *unit = unit_of(m);
@@ -189,6 +202,13 @@ static int sd_apply(struct cgroup_manager *m, const struct spec_resources *r, st
     struct systemd_props p = {0};
     if (systemd_props_from_resources(r, unified(m), version, &p, err) < 0)
         return -1;
+    /* v1: systemd would rewrite devices.* from its own (empty) policy; on
+     * v2 it attaches no program of its own without a policy, and keel's
+     * program stays */
+    if (!unified(m) && (!m->devices_applied || r->n_devices) && props_devices(r, &p, err) < 0) {
+        systemd_props_clear(&p);
+        return -1;
+    }
     int rc = p.n ? systemd_bus_set_properties(b, unit, &p, err) : 0;
     systemd_props_clear(&p);
     if (rc < 0)

@@ -29,6 +29,7 @@ enum systemd_prop_type {
     SYSTEMD_PROP_STRV1,  /* "as" with one element (Wants=) */
     SYSTEMD_PROP_PIDS,   /* "au" with one element (PIDs=) */
     SYSTEMD_PROP_BYTES,  /* "ay" (AllowedCPUs=, AllowedMemoryNodes= bitmasks) */
+    SYSTEMD_PROP_PAIRS,  /* "a(ss)" (DeviceAllow=): strv holds path, access, path, access... */
 };
 
 struct systemd_prop {
@@ -38,6 +39,7 @@ struct systemd_prop {
     char *str;    /* STRING, STRV1 */
     uint8_t *bytes;
     size_t n_bytes;
+    char **strv; /* PAIRS, NULL-terminated */
 };
 
 struct systemd_props {
@@ -65,6 +67,18 @@ const struct systemd_prop *systemd_props_find(const struct systemd_props *p, con
  * the cgroup files; a malformed value is an error naming the field. */
 int systemd_props_from_resources(const struct spec_resources *r, bool v2, unsigned version,
                                  struct systemd_props *out, struct keel_error **err);
+
+/* v1 hosts only: systemd rewrites a unit's devices.* from DevicePolicy= and
+ * DeviceAllow= whenever it realises the unit (daemon-reload), which would
+ * reopen every device; so the rule list keel writes is given to systemd as
+ * well: DevicePolicy=strict plus one DeviceAllow= per allowed entry
+ * ("/dev/char/1:3 rwm", "char-pts rwm" for a whole major, named from
+ * proc_devices = the text of /proc/devices; "char-*" for every major).  An
+ * entry systemd cannot name is left out, and a deny narrows the entries it
+ * overlaps, so systemd's view is never wider than keel's.  Allow-all (a
+ * bare "a" allow) is DevicePolicy=auto. */
+int systemd_props_from_devices(const struct cgroup_dev_rule *rules, size_t n, const char *proc_devices,
+                               struct systemd_props *out);
 
 /* A cpuset list ("0-3,8") -> systemd's bitmask (byte i bit j = CPU 8i+j). */
 int systemd_cpuset_to_mask(const char *list, const char *field, uint8_t **mask, size_t *n,

@@ -262,6 +262,20 @@ static int append_prop(struct systemd_bus *b, sd_bus_message *m, const struct sy
         return a->sd_bus_message_append(m, "(sv)", p->name, "as", 1, p->str);
     case SYSTEMD_PROP_PIDS:
         return a->sd_bus_message_append(m, "(sv)", p->name, "au", 1, (uint32_t)p->u64);
+    case SYSTEMD_PROP_PAIRS: {
+        int r = a->sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+            r = a->sd_bus_message_append(m, "s", p->name);
+        if (r >= 0)
+            r = a->sd_bus_message_open_container(m, 'v', "a(ss)");
+        if (r >= 0)
+            r = a->sd_bus_message_open_container(m, 'a', "(ss)");
+        for (size_t i = 0; r >= 0 && p->strv && p->strv[i] && p->strv[i + 1]; i += 2)
+            r = a->sd_bus_message_append(m, "(ss)", p->strv[i], p->strv[i + 1]);
+        for (int level = 0; r >= 0 && level < 3; level++)
+            r = a->sd_bus_message_close_container(m);
+        return r;
+    }
     case SYSTEMD_PROP_BYTES: {
         int r = a->sd_bus_message_open_container(m, 'r', "sv");
         if (r >= 0)

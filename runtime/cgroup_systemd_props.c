@@ -67,6 +67,7 @@ void systemd_props_clear(struct systemd_props *p)
     for (size_t i = 0; i < p->n; i++) {
         free(p->v[i].str);
         free(p->v[i].bytes);
+        strv_free(p->v[i].strv);
     }
     free(p->v);
     p->v = NULL;
@@ -241,5 +242,119 @@ int systemd_props_from_resources(const struct spec_resources *r, bool v2, unsign
         }
     }
     *out = p;
+    return 0;
+}
+
+/* ---- devices (v1 hosts) ---- */
+
+#define DEV_ALL_ACCESS (CGROUP_DEV_READ | CGROUP_DEV_WRITE | CGROUP_DEV_MKNOD)
+
+struct dev_entry {
+    char type; /* 'c' or 'b' */
+    int64_t major, minor;
+    unsigned access;
+};
+
+static bool dev_overlaps(const struct dev_entry *e, const struct cgroup_dev_rule *r)
+{
+    return (r->type == 'a' || r->type == e->type) && (r->major < 0 || e->major < 0 || r->major == e->major) &&
+           (r->minor < 0 || e->minor < 0 || r->minor == e->minor);
+}
+
+/* The name /proc/devices gives major in its "Character devices:" or "Block
+ * devices:" section, or NULL. */
+static char *dev_class_name(const char *proc_devices, char type, int64_t major)
+{
+    const char *section = type == 'c' ? "Character devices:" : "Block devices:";
+    const char *p = proc_devices ? strstr(proc_devices, section) : NULL;
+    if (!p)
+        return NULL;
+    p = strchr(p, '\n');
+    while (p && p[1] && p[1] != '\n') {
+        p++;
+        char *end = NULL;
+        long long m = strtoll(p, &end, 10);
+        const char *eol = strchr(p, '\n');
+        if (end != p && m == major && *end == ' ') {
+            const char *name = end + 1;
+            return xstrndup(name, eol ? (size_t)(eol - name) : strlen(name));
+        }
+        p = eol;
+    }
+    return NULL;
+}
+
+static char *dev_access_string(unsigned a)
+{
+    char s[4];
+    size_t k = 0;
+    if (a & CGROUP_DEV_READ)
+        s[k++] = 'r';
+    if (a & CGROUP_DEV_WRITE)
+        s[k++] = 'w';
+    if (a & CGROUP_DEV_MKNOD)
+        s[k++] = 'm';
+    s[k] = '\0';
+    return xstrdup(s);
+}
+
+/* systemd's name for the entry, or NULL when it has none. */
+static char *dev_systemd_name(const struct dev_entry *e, const char *proc_devices)
+{
+    const char *kind = e->type == 'c' ? "char" : "block";
+    if (e->major < 0)
+        return e->minor < 0 ? xasprintf("%s-*", kind) : NULL;
+    if (e->minor >= 0)
+        return xasprintf("/dev/%s/%" PRId64 ":%" PRId64, kind, e->major, e->minor);
+    cleanup_free char *name = dev_class_name(proc_devices, e->type, e->major);
+    return name ? xasprintf("%s-%s", kind, name) : NULL;
+}
+
+int systemd_props_from_devices(const struct cgroup_dev_rule *rules, size_t n, const char *proc_devices,
+                               struct systemd_props *out)
+{
+    cleanup_free struct dev_entry *v = xcalloc(2 * n + 1, sizeof(*v));
+    size_t k = 0;
+    bool allow_all = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct cgroup_dev_rule *r = &rules[i];
+        if (r->type == 'a' && r->major < 0 && r->minor < 0 && r->access == DEV_ALL_ACCESS) {
+            k = 0; /* a bare "a": everything (allow) or nothing (deny) from here */
+            allow_all = r->allow;
+            continue;
+        }
+        if (r->allow) {
+            if (allow_all)
+                continue;
+            const char *types = r->type == 'a' ? "cb" : (r->type == 'c' ? "c" : "b");
+            for (const char *t = types; *t; t++)
+                v[k++] = (struct dev_entry){*t, r->major, r->minor, r->access};
+            continue;
+        }
+        /* a deny under allow-all cannot be said to systemd (allow lists
+         * only): it is kept in the files, lost should systemd re-realise */
+        for (size_t j = 0; j < k; j++)
+            if (dev_overlaps(&v[j], r))
+                v[j].access &= ~r->access;
+    }
+    if (allow_all) {
+        systemd_props_add_string(out, "DevicePolicy", "auto");
+        return 0;
+    }
+    systemd_props_add_string(out, "DevicePolicy", "strict");
+    char **pairs = xcalloc(2 * k + 1, sizeof(*pairs));
+    size_t np = 0;
+    for (size_t j = 0; j < k; j++) {
+        if (!v[j].access)
+            continue;
+        char *name = dev_systemd_name(&v[j], proc_devices);
+        if (!name)
+            continue;
+        pairs[np++] = name;
+        pairs[np++] = dev_access_string(v[j].access);
+    }
+    /* an empty DeviceAllow= first: SetUnitProperties appends to the list */
+    props_push(out, "DeviceAllow", SYSTEMD_PROP_PAIRS)->strv = xcalloc(1, sizeof(char *));
+    props_push(out, "DeviceAllow", SYSTEMD_PROP_PAIRS)->strv = pairs;
     return 0;
 }

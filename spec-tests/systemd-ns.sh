@@ -24,6 +24,22 @@ if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
 fi
 mkdir -p "$logdir"
 unshare --pid --fork --mount --mount-proc --propagation private bash -c '
+    if [ "${SYSTEMD_NS_LAYOUT:-}" = hybrid ]; then
+        # systemd hybrid layout (v1 controllers, name=systemd, cgroup2 at
+        # unified): give the controllers back from cgroup2 first
+        for c in $(cat /sys/fs/cgroup/cgroup.subtree_control); do
+            echo "-$c" > /sys/fs/cgroup/cgroup.subtree_control || exit 1
+        done
+        umount /sys/fs/cgroup && mount -t tmpfs -o mode=0755 tmpfs /sys/fs/cgroup || exit 1
+        mkdir /sys/fs/cgroup/unified /sys/fs/cgroup/systemd
+        mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup/unified || exit 1
+        mount -t cgroup -o none,name=systemd,xattr cgroup /sys/fs/cgroup/systemd || exit 1
+        while read -r c _; do
+            case $c in "#"*) continue ;; cpu | cpuacct) c=cpu,cpuacct ;; esac
+            [ -d /sys/fs/cgroup/$c ] && continue
+            mkdir /sys/fs/cgroup/$c && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c || exit 1
+        done < /proc/cgroups
+    fi
     mount -t tmpfs -o mode=0755 tmpfs /run || exit 1
     mkdir -p /run/systemd/system
     printf "[Unit]\nDescription=keel test: nothing but systemd\n" > /run/systemd/system/keel-test.target

@@ -136,6 +136,63 @@ static void test_props(void)
     systemd_props_clear(&p);
 }
 
+static const char *pair(const struct systemd_props *p, size_t i)
+{
+    const struct systemd_prop *e = NULL;
+    for (size_t k = 0; k < p->n; k++)
+        if (p->v[k].type == SYSTEMD_PROP_PAIRS)
+            e = &p->v[k]; /* the last DeviceAllow= (the first one resets) */
+    size_t n = 0;
+    while (e && e->strv[n])
+        n++;
+    return e && i < n ? e->strv[i] : "(none)";
+}
+
+static void test_devices(void)
+{
+    const char *proc_devices =
+        "Character devices:\n  1 mem\n  5 /dev/tty\n136 pts\n\nBlock devices:\n  8 sd\n";
+    struct spec_device_cgroup cfg[] = {
+        {.allow = true, .type = 'c', .major = {true, 10}, .minor = {true, 200}, .access = (char *)"rw"},
+        {.allow = true, .type = 'b', .major = {true, 8}, .access = (char *)"r"},
+        {.allow = true, .type = 'c', .major = {true, 99}, .access = (char *)"r"}, /* no name: left out */
+        {.allow = false, .type = 'c', .major = {true, 10}, .minor = {true, 200}, .access = (char *)"w"},
+    };
+    struct cgroup_dev_rule *rules = NULL;
+    size_t n = 0;
+    struct keel_error *err = NULL;
+    CHECK(&c, cgroup_devices_rules(cfg, 4, &rules, &n, &err) == 0);
+    struct systemd_props p = {0};
+    CHECK(&c, systemd_props_from_devices(rules, n, proc_devices, &p) == 0);
+    const struct systemd_prop *pol = systemd_props_find(&p, "DevicePolicy");
+    CHECK(&c, pol && strcmp(pol->str, "strict") == 0);
+    /* the first DeviceAllow= is empty: it resets the list before an update */
+    const struct systemd_prop *reset = systemd_props_find(&p, "DeviceAllow");
+    CHECK(&c, reset && reset->type == SYSTEMD_PROP_PAIRS && reset->strv && reset->strv[0] == NULL);
+    CHECK_STREQ(&c, pair(&p, 0), "/dev/char/10:200");
+    CHECK_STREQ(&c, pair(&p, 1), "r"); /* the later deny took "w" away */
+    CHECK_STREQ(&c, pair(&p, 2), "block-sd");
+    CHECK_STREQ(&c, pair(&p, 3), "r");
+    CHECK_STREQ(&c, pair(&p, 4), "char-*"); /* the defaults: mknod of anything */
+    CHECK_STREQ(&c, pair(&p, 5), "m");
+    CHECK_STREQ(&c, pair(&p, 6), "block-*");
+    CHECK_STREQ(&c, pair(&p, 8), "/dev/char/1:3");
+    CHECK_STREQ(&c, pair(&p, 9), "rwm");
+    CHECK_STREQ(&c, pair(&p, 24), "char-pts");
+    CHECK_STREQ(&c, pair(&p, 26), "(none)");
+    systemd_props_clear(&p);
+    free(rules);
+
+    /* a bare "a" allow: everything, which systemd calls DevicePolicy=auto */
+    struct spec_device_cgroup all[] = {{.allow = true}};
+    CHECK(&c, cgroup_devices_rules(all, 1, &rules, &n, &err) == 0);
+    CHECK(&c, systemd_props_from_devices(rules, n, proc_devices, &p) == 0);
+    pol = systemd_props_find(&p, "DevicePolicy");
+    CHECK(&c, pol && strcmp(pol->str, "auto") == 0 && p.n == 1);
+    systemd_props_clear(&p);
+    free(rules);
+}
+
 static void test_not_running(void)
 {
     if (access("/run/systemd/system", F_OK) == 0) {
@@ -157,6 +214,7 @@ int main(void)
     test_slices();
     test_cpuset_mask();
     test_props();
+    test_devices();
     test_not_running();
     return unit_finish(&c);
 }

@@ -25,12 +25,16 @@ V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 CG = "/sys/fs/cgroup"
 SD = ("--systemd-cgroup",)
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.isdir("/run/systemd/system"),
-                       reason="systemd is not running here (spec-tests/systemd-vm.sh boots one in the cgroup v2 "
-                              "guest and runs these tests there)"),
-    pytest.mark.skipif(not V2, reason="these tests read cgroup v2 files; this host is not pure cgroup v2"),
-]
+# systemd's hybrid layout: v1 controllers, name=systemd, cgroup2 at unified
+HYBRID = os.path.exists(CG + "/unified/cgroup.controllers") and os.path.isdir(CG + "/systemd")
+
+pytestmark = pytest.mark.skipif(
+    not os.path.isdir("/run/systemd/system"),
+    reason="systemd is not running here (spec-tests/systemd-vm.sh boots one in the cgroup v2 guest and runs "
+           "these tests there)")
+V2ONLY = pytest.mark.skipif(not V2, reason="reads cgroup v2 files; systemd runs the hybrid layout here")
+HYBRIDONLY = pytest.mark.skipif(not HYBRID, reason="needs systemd's hybrid layout (spec-tests/systemd-vm.sh "
+                                                   "runs it as a second guest)")
 
 SYSTEMCTL_ENV = dict(os.environ, SYSTEMD_PAGER="", SYSTEMD_COLORS="0", TERM="dumb")
 
@@ -95,11 +99,18 @@ def delete(rt, cid):
     assert r.returncode == 0, r.stderr
 
 
+def assert_kmsg_denied(rt, cid):
+    """The device rules hold: /dev/kmsg (c 1:11) may be made, not opened."""
+    r = rt.run("exec", cid, "sh", "-c", "test -e /dev/kmsg-t || mknod /dev/kmsg-t c 1 11; head -c1 /dev/kmsg-t", global_args=SD)
+    assert r.returncode != 0 and "not permitted" in r.stderr, (r.returncode, r.stdout, r.stderr)
+
+
 LIMITS = {"memory": {"limit": 64 << 20, "reservation": 32 << 20, "swap": 128 << 20},
           "cpu": {"shares": 512, "quota": 50000, "period": 100000},
           "pids": {"limit": 42}}
 
 
+@V2ONLY
 def test_scope_with_limits_then_delete(rt, sleeper, tmp_path):
     t = tag()
     unit = "keeltest-%s.scope" % t
@@ -138,11 +149,16 @@ def test_scope_with_limits_then_delete(rt, sleeper, tmp_path):
     assert not os.path.exists(d)
 
 
+@V2ONLY
 def test_update_sets_properties_and_files(rt, sleeper, tmp_path):
     t = tag()
     unit = "keeltest-%s.scope" % t
+    sleeper.config["process"]["capabilities"]["bounding"].append("CAP_MKNOD")
+    sleeper.config["process"]["capabilities"]["effective"].append("CAP_MKNOD")
+    sleeper.config["process"]["capabilities"]["permitted"].append("CAP_MKNOD")
     cid, pid = start(rt, sleeper, tmp_path, "system.slice:keeltest:" + t, LIMITS)
     d = CG + "/system.slice/" + unit
+    rt.run("start", cid, check=True)
     r = rt.run("update", "--memory", str(100 << 20), "--pids-limit", "50", "--cpu-quota", "20000", cid,
                global_args=SD)
     assert r.returncode == 0, r.stderr
@@ -170,9 +186,12 @@ def test_update_sets_properties_and_files(rt, sleeper, tmp_path):
     assert read(d + "/cpu.weight") == "20"
     assert read(d + "/cpu.max") == "20000 100000"
     assert read(d + "/pids.max") == "max"
+    # keel's device program is still the one deciding
+    assert_kmsg_denied(rt, cid)
     delete(rt, cid)
 
 
+@V2ONLY
 def test_exec_pause_ps_kill_in_scope(rt, sleeper, tmp_path):
     t = tag()
     unit = "keeltest-%s.scope" % t
@@ -203,6 +222,7 @@ def test_exec_pause_ps_kill_in_scope(rt, sleeper, tmp_path):
     delete(rt, cid)
 
 
+@V2ONLY
 def test_default_cgroups_path(rt, sleeper, tmp_path):
     cid, pid = start(rt, sleeper, tmp_path, None)
     unit = "keel-%s.scope" % cid
@@ -212,6 +232,7 @@ def test_default_cgroups_path(rt, sleeper, tmp_path):
     assert gone(unit)
 
 
+@V2ONLY
 def test_scope_in_nested_new_slice(rt, sleeper, tmp_path):
     """"a-b.slice" lives in a.slice: /keeltest.slice/keeltest-T.slice/pfx-name.scope."""
     t = tag()
@@ -227,6 +248,7 @@ def test_scope_in_nested_new_slice(rt, sleeper, tmp_path):
     subprocess.run(["systemctl", "stop", slice_, "keeltest.slice"], timeout=60)
 
 
+@V2ONLY
 def test_name_ending_in_slice_makes_a_slice(rt, sleeper, tmp_path):
     slice_ = "keeltest%s.slice" % tag()
     cid, pid = start(rt, sleeper, tmp_path, "system.slice:ignored:" + slice_, {"pids": {"limit": 30}})
@@ -239,6 +261,7 @@ def test_name_ending_in_slice_makes_a_slice(rt, sleeper, tmp_path):
     assert not os.path.exists(CG + "/" + slice_)
 
 
+@V2ONLY
 def test_same_unit_twice_is_refused(rt, sleeper, tmp_path):
     t = tag()
     unit = "keeltest-%s.scope" % t
@@ -255,6 +278,7 @@ def test_same_unit_twice_is_refused(rt, sleeper, tmp_path):
     delete(rt, cid)
 
 
+@V2ONLY
 def test_failed_create_leaves_no_unit(rt, sleeper, tmp_path):
     """The scope exists before the files are written; a refused field must
     not leave it behind."""
@@ -333,6 +357,7 @@ def system_bus():
     subprocess.run(["systemctl", "stop", "dbus.service", "dbus.socket"], timeout=60)
 
 
+@V2ONLY
 def test_system_bus_without_private_socket(rt, sleeper, tmp_path, system_bus):
     """The system bus is tried first: with the private socket covered,
     create, update and delete still reach systemd."""
@@ -352,6 +377,7 @@ def test_system_bus_without_private_socket(rt, sleeper, tmp_path, system_bus):
     assert gone(unit)
 
 
+@V2ONLY
 def test_no_bus_reachable_names_both(rt, sleeper, tmp_path):
     """No system bus and no private socket: the error names both attempts
     and nothing is left."""
@@ -369,6 +395,7 @@ def test_no_bus_reachable_names_both(rt, sleeper, tmp_path):
     assert cid not in rt.list_ids()
 
 
+@V2ONLY
 def test_bus_without_systemd_falls_back_to_private_socket(rt, sleeper, tmp_path):
     """A system bus that answers but has no systemd on it (as in some
     containers): root falls back to systemd's private socket."""
@@ -400,3 +427,61 @@ def test_bus_without_systemd_falls_back_to_private_socket(rt, sleeper, tmp_path)
         assert gone(unit)
     finally:
         os.kill(int(pid), 15)
+
+
+def v1_dir(controller, path):
+    """The directory of cgroup path in the v1 hierarchy carrying controller."""
+    for name in os.listdir(CG):
+        if controller in name.split(","):
+            return os.path.join(CG, name) + path
+    return None
+
+
+@HYBRIDONLY
+def test_hybrid_scope_limits_devices_reload_update_delete(rt, sleeper, tmp_path):
+    """On the hybrid layout: v1 property names, every v1 hierarchy (those
+    systemd does not manage made by keel), device rules given to systemd so
+    a daemon-reload keeps them, update, delete."""
+    t = tag()
+    unit = "keeltest-%s.scope" % t
+    path = "/system.slice/" + unit
+    for k in ("bounding", "effective", "permitted"):
+        sleeper.config["process"]["capabilities"][k].append("CAP_MKNOD")
+    limits = {"memory": {"limit": 64 << 20}, "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+              "pids": {"limit": 42}}
+    cid, pid = start(rt, sleeper, tmp_path, "system.slice:keeltest:" + t, limits)
+    rt.run("start", cid, check=True)
+    with open("/proc/%d/cgroup" % pid) as f:
+        paths = [line.rstrip("\n").split(":", 2)[2] for line in f]
+    assert paths and all(p == path for p in paths), paths
+
+    p = show(unit, "ActiveState", "Delegate", "MemoryLimit", "CPUShares", "CPUQuotaPerSecUSec", "TasksMax",
+             "DevicePolicy", "DeviceAllow")
+    assert p["ActiveState"] == "active" and p["Delegate"] == "yes"
+    assert p["MemoryLimit"] == str(64 << 20)
+    assert p["CPUShares"] == "512"
+    assert p["CPUQuotaPerSecUSec"] == "500ms"
+    assert p["TasksMax"] == "42"
+    assert p["DevicePolicy"] == "strict"
+
+    def check_files(mem):
+        assert read(v1_dir("memory", path) + "/memory.limit_in_bytes") == str(mem)
+        assert read(v1_dir("cpu", path) + "/cpu.shares") == "512"
+        assert read(v1_dir("cpu", path) + "/cpu.cfs_quota_us") == "50000"
+        assert read(v1_dir("pids", path) + "/pids.max") == "42"
+        devices = read(v1_dir("devices", path) + "/devices.list").splitlines()
+        assert "a *:* rwm" not in devices and "c 1:3 rwm" in devices, devices
+        assert_kmsg_denied(rt, cid)
+
+    check_files(64 << 20)
+    subprocess.run(["systemctl", "daemon-reload"], check=True, timeout=60)
+    check_files(64 << 20)
+    r = rt.run("update", "--memory", str(100 << 20), cid, global_args=SD)
+    assert r.returncode == 0, r.stderr
+    assert show(unit, "MemoryLimit")["MemoryLimit"] == str(100 << 20)
+    check_files(100 << 20)
+
+    delete(rt, cid)
+    assert gone(unit)
+    left = [n for n in os.listdir(CG) if os.path.exists(os.path.join(CG, n) + path)]
+    assert not left, left
