@@ -127,6 +127,9 @@ static int idmap_make_tree(const struct spec_config *cfg, const struct spec_moun
         if (errno == EINVAL)
             return error_set(err, errno, "%s: the filesystem of `%s` does not support idmapped mounts", where,
                              src);
+        if (errno == ENOSYS)
+            return error_set(err, errno, "%s: idmapped mounts need open_tree and mount_setattr (Linux 5.12)",
+                             where);
         return error_set(err, errno, "%s: idmapping the mount of `%s`", where, src);
     }
     return steal_fd(&tree);

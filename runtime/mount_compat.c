@@ -171,6 +171,13 @@ static int compat_remount_flags(int fd, uint64_t set, uint64_t clr)
     return mount(NULL, target, NULL, ms, NULL);
 }
 
+bool mount_compat_no_setattr(void)
+{
+    /* An fd of -1: EBADF where the syscall exists. */
+    struct mount_attr attr = {0};
+    return mount_setattr(-1, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 && errno == ENOSYS;
+}
+
 int mount_compat_setattr(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t propagation)
 {
     /* An idmapped mount has no mount(2) equivalent. */

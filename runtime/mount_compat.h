@@ -18,6 +18,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Whether mount_setattr is missing (Linux 5.2 to 5.11 have open_tree and
+ * move_mount without it): a detached tree then cannot get its attributes,
+ * so binds that need some take the mount(2) path. */
+bool mount_compat_no_setattr(void);
+
 /* mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE]) with mount(2); fd
  * must be the root of an attached mount. */
 int mount_compat_setattr(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t propagation);

@@ -42,7 +42,10 @@ int mount_bind_fd(int src_dirfd, const char *src, bool recursive, uint64_t set, 
     if (!src[0])
         flags |= AT_EMPTY_PATH;
     cleanup_close int tree = open_tree(src_dirfd, src, flags);
-    if (tree < 0 && errno == ENOSYS) {
+    bool classic = tree < 0 && errno == ENOSYS;
+    if (tree >= 0 && (set || clr || rec_set || rec_clr) && mount_compat_no_setattr())
+        classic = true;
+    if (classic) {
         /* open_tree follows a trailing symlink; so does this open. */
         cleanup_close int srcfd = src[0] ? openat(src_dirfd, src, O_PATH | O_CLOEXEC) : -1;
         if (src[0] && srcfd < 0)
@@ -279,8 +282,14 @@ static int mount_exec_bind(const struct mount_exec_ctx *ctx, const struct mount_
     if (op->opts.idmap && idmapped < 0)
         return mount_op_errno(err, EOPNOTSUPP, op, "the idmapped tree was not prepared");
     cleanup_close int tree = op->opts.idmap ? idmapped : open_tree(AT_FDCWD, op->source, flags);
-    /* Without open_tree, the source itself, bound with mount(2) below. */
+    /* Without open_tree, or without mount_setattr to set attributes on the
+     * detached tree: the source itself, bound with mount(2) below. */
     bool classic = tree < 0 && errno == ENOSYS;
+    bool needs_attr = mount_options_bind_needs_attr(&op->opts) || op->opts.rec_set || op->opts.rec_clr;
+    if (tree >= 0 && !op->opts.idmap && needs_attr && mount_compat_no_setattr()) {
+        close(steal_fd(&tree));
+        classic = true;
+    }
     if (classic)
         tree = open(op->source, O_PATH | O_CLOEXEC);
     if (tree < 0)
