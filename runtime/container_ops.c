@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -99,17 +100,70 @@ static int ops_load(struct keel_context *ctx, const char *id, bool exclusive, in
     return 0;
 }
 
-static int ops_pidfd(const struct container_state *s)
+/* The container's init, to signal and to wait for.  A pidfd pins the
+ * process, so one start-time check (state_process_alive: the pid may have
+ * been reused since create) covers every later signal.  Where pidfd_open
+ * answers ENOSYS (kernels < 5.3, valgrind 3.19) only the pid is left: the
+ * check then runs again right before each kill(2), which narrows pid reuse
+ * to the moment between the two, the most a pid allows. */
+struct ops_proc {
+    const struct container_state *s;
+    int pidfd; /* -1 without pidfd_open */
+};
+
+static void ops_proc_release(struct ops_proc *p)
 {
-    int fd = (int)syscall(SYS_pidfd_open, s->pid, 0);
-    if (fd < 0)
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    p->pidfd = -1;
+}
+#define cleanup_ops_proc __attribute__((cleanup(ops_proc_release)))
+
+/* 0, or -1 with errno (ESRCH: not the container's process any more). */
+static int ops_proc_open(const struct container_state *s, struct ops_proc *p)
+{
+    p->s = s;
+    p->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+    if (p->pidfd < 0 && errno != ENOSYS)
         return -1;
-    /* The pidfd pins the process: check it is still the container's. */
     if (!state_process_alive(s)) {
-        close(fd);
+        ops_proc_release(p);
+        errno = ESRCH;
         return -1;
     }
-    return fd;
+    return 0;
+}
+
+static int ops_proc_signal(const struct ops_proc *p, int sig)
+{
+    if (p->pidfd >= 0)
+        return (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
+    if (!state_process_alive(p->s)) {
+        errno = ESRCH;
+        return -1;
+    }
+    return kill(p->s->pid, sig);
+}
+
+/* Whether the process is gone (exited: a zombie counts) within timeout_ms. */
+static bool ops_proc_wait_gone(const struct ops_proc *p, int timeout_ms)
+{
+    if (p->pidfd >= 0) {
+        struct pollfd pfd = {p->pidfd, POLLIN, 0};
+        int r;
+        while ((r = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
+            ;
+        return r != 0;
+    }
+    /* not our child, no pidfd: look at /proc/PID/stat every 5 ms */
+    for (int waited = 0;; waited += 5) {
+        if (!state_process_alive(p->s))
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* Wait until the init's end of the fifo (close-on-exec, and the only
@@ -220,23 +274,35 @@ int container_kill(struct keel_context *ctx, const char *id, int sig, bool all, 
     }
     if (status == CONTAINER_STOPPED)
         return error_set(err, 0, "container \"%s\" is not running", id);
-    cleanup_close int pidfd = ops_pidfd(s);
-    if (pidfd < 0)
-        return error_set(err, 0, "container \"%s\" is not running", id);
-    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+    cleanup_ops_proc struct ops_proc p = {.pidfd = -1};
+    if (ops_proc_open(s, &p) < 0) {
+        if (errno == ESRCH)
+            return error_set(err, 0, "container \"%s\" is not running", id);
+        return error_set(err, errno, "opening a pidfd for container \"%s\" (pid %d)", id, (int)s->pid);
+    }
+    if (ops_proc_signal(&p, sig) < 0) {
+        if (errno == ESRCH)
+            return error_set(err, 0, "container \"%s\" is not running", id);
         return error_set(err, errno, "sending signal %d to container \"%s\"", sig, id);
+    }
     return 0;
 }
 
 /* Kill the container's processes and wait for the init to be gone. */
 static int ops_kill_wait(const struct container_state *s, struct cgroup_manager *m, struct keel_error **err)
 {
-    cleanup_close int pidfd = ops_pidfd(s);
+    cleanup_ops_proc struct ops_proc p = {.pidfd = -1};
+    int opened = ops_proc_open(s, &p);
+    int open_errno = errno;
     if (m && !s->pid_ns && cgroup_kill_all(m, SIGKILL, err) < 0)
         return -1;
-    if (pidfd < 0)
-        return 0;
-    if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+    if (opened < 0) {
+        if (open_errno == ESRCH)
+            return 0;
+        return error_set(err, open_errno, "opening a pidfd for container \"%s\" (pid %d)", s->id,
+                         (int)s->pid);
+    }
+    if (ops_proc_signal(&p, SIGKILL) < 0 && errno != ESRCH)
         return error_set(err, errno, "killing container \"%s\"", s->id);
     /* A paused container: a task frozen by the v1 freezer does not act on
      * SIGKILL until it is thawed (cgroup_kill_all above thaws for itself;
@@ -246,11 +312,7 @@ static int ops_kill_wait(const struct container_state *s, struct cgroup_manager 
     if (m && s->pid_ns && cgroup_is_frozen(m, &frozen, NULL) == 0 && frozen &&
         cgroup_freeze(m, false, err) < 0)
         return error_prefix(err, "thawing paused container \"%s\" to kill it", s->id);
-    struct pollfd p = {pidfd, POLLIN, 0};
-    int r;
-    while ((r = poll(&p, 1, 10000)) < 0 && errno == EINTR)
-        ;
-    if (r == 0)
+    if (!ops_proc_wait_gone(&p, 10000))
         return error_set(err, ETIMEDOUT, "waiting for container \"%s\" to die", s->id);
     return 0;
 }
