@@ -57,7 +57,7 @@ for layout in unified hybrid; do
         failed=1
         continue
     fi
-    echo "$layout: pytest ($runtime, real systemd): $(tail -1 "$o/pytest.log")"
+    echo "$layout: $(tail -1 "$o/pytest.log" | tr -d '=' | sed 's/^ *//; s/ *$//') (pytest, $runtime, real systemd)"
     if [ "$(cat "$o/pytest.rc")" != 0 ]; then
         echo "    log: $o/pytest.log"
         failed=1
