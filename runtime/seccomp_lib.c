@@ -30,6 +30,9 @@
 #ifndef KEEL_LIBSECCOMP_LIBDIR
 #define KEEL_LIBSECCOMP_LIBDIR "/usr/lib"
 #endif
+#ifndef KEEL_LIBSECCOMP_LIBDIR_NOUSR
+#define KEEL_LIBSECCOMP_LIBDIR_NOUSR "/lib"
+#endif
 #define LIBSECCOMP_SONAME "libseccomp.so.2"
 
 static void append_file_identity(struct strbuf *out, const char *label, const struct stat *st)
@@ -68,22 +71,38 @@ int seccomp_lib_open(struct seccomp_lib *lib, struct keel_error **err)
 
 #else
 
-#define LIBSECCOMP_PATH KEEL_LIBSECCOMP_LIBDIR "/" LIBSECCOMP_SONAME
+/* Where the runtime library lives: configure's libdir, or the same path
+ * without /usr on a system whose /lib is not merged into /usr (the -dev
+ * package's libdir then holds only the libseccomp.so link). */
+static const char *const lib_paths[] = {
+    KEEL_LIBSECCOMP_LIBDIR "/" LIBSECCOMP_SONAME,
+    KEEL_LIBSECCOMP_LIBDIR_NOUSR "/" LIBSECCOMP_SONAME,
+};
+
+/* The first candidate that exists, with its stat; NULL if none does. */
+static const char *lib_path(struct stat *st)
+{
+    for (size_t i = 0; i < sizeof(lib_paths) / sizeof(lib_paths[0]); i++)
+        if (stat(lib_paths[i], st) == 0)
+            return lib_paths[i];
+    return NULL;
+}
 
 int seccomp_lib_identity(struct strbuf *out)
 {
+    struct stat st;
+    const char *path = lib_path(&st);
+    if (path == NULL)
+        return -1; /* loaded by soname: unknown which file, so never cached */
     char target[PATH_MAX];
-    ssize_t n = readlink(LIBSECCOMP_PATH, target, sizeof(target) - 1);
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
     if (n < 0) {
         if (errno != EINVAL) /* EINVAL: a plain file, not a link */
             return -1;
         n = 0;
     }
     target[n] = '\0';
-    struct stat st;
-    if (stat(LIBSECCOMP_PATH, &st) < 0)
-        return -1;
-    strbuf_printf(out, "libseccomp %s -> %s ", LIBSECCOMP_PATH, target);
+    strbuf_printf(out, "libseccomp %s -> %s ", path, target);
     append_file_identity(out, "file", &st);
     return 0;
 }
@@ -94,15 +113,18 @@ int seccomp_lib_identity(struct strbuf *out)
     do {                                                                                                     \
         void *sym_ = dlsym(handle, name);                                                                    \
         if (sym_ == NULL)                                                                                    \
-            return error_set(err, ENOSYS, "`%s` has no symbol %s", LIBSECCOMP_PATH, name);                   \
+            return error_set(err, ENOSYS, "`%s` has no symbol %s", where, name);                             \
         memcpy(&lib->field, &sym_, sizeof(sym_));                                                            \
     } while (0)
 
 int seccomp_lib_open(struct seccomp_lib *lib, struct keel_error **err)
 {
+    struct stat st;
+    const char *path = lib_path(&st);
+    const char *where = path ? path : LIBSECCOMP_SONAME;
     /* Never unloaded: a second compile in the same process (tests, bench)
      * finds it mapped already. */
-    void *h = dlopen(LIBSECCOMP_PATH, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    void *h = dlopen(where, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (h == NULL)
         return error_set(err, ENOENT, "loading libseccomp: %s (install libseccomp2)", dlerror());
     LOAD(h, init, "seccomp_init");
