@@ -4,7 +4,10 @@
 # Meant for a throw-away machine (spec-tests/systemd-vm.sh runs it inside
 # the cgroup v2 guest): systemd takes over the cgroup2 tree it finds.
 #
-# Usage: systemd-ns.sh LOGDIR COMMAND...
+# Usage: [SYSTEMD_NS_LAYOUT=hybrid] systemd-ns.sh LOGDIR COMMAND...
+# SYSTEMD_NS_LAYOUT=hybrid: in the new mount namespace, first build
+# systemd's hybrid layout (every v1 controller, name=systemd, cgroup2 at
+# /sys/fs/cgroup/unified), taking the controllers back from cgroup2.
 # systemd runs with container=keel-test (it then skips what needs a real
 # machine), a fresh tmpfs on /run, and a target with no units of its own,
 # so it starts nothing but itself.  Its console log goes to LOGDIR/systemd.log.
@@ -16,6 +19,10 @@ shift
 sd=/lib/systemd/systemd
 if [ ! -x $sd ]; then
     echo "SKIP: $sd is not installed (apt-get install systemd)"
+    exit 77
+fi
+if [ -d /run/systemd/system ]; then
+    echo "SKIP: systemd runs here already: not booting a second one over its cgroup tree"
     exit 77
 fi
 if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
