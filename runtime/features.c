@@ -68,7 +68,7 @@ static const struct {
  * features entry only from runtime-spec 1.3 on, past ociVersionMax.) */
 static const struct {
     bool cgroup_v1, cgroup_v2; /* cgroups: cgroup_fs.c, both hierarchies and hybrid */
-    bool cgroup_systemd;       /* cgroups: the systemd driver needs sd-bus, not linked */
+    bool cgroup_systemd;       /* cgroups: transient scopes over sd-bus (dlopen'ed) */
     bool cgroup_systemd_user;
     bool cgroup_rdma; /* cgroups: linux.resources.rdma on the rdma controller */
     bool seccomp;     /* security */
@@ -79,7 +79,7 @@ static const struct {
 } features_switches = {
     .cgroup_v1 = true,
     .cgroup_v2 = true,
-    .cgroup_systemd = false,
+    .cgroup_systemd = true,
     .cgroup_systemd_user = false,
     .cgroup_rdma = true,
     .seccomp = true,

@@ -233,13 +233,14 @@ static void test_systemd(void)
     struct spec_config cfg = {.linux = &lx};
     struct cgroup_manager *m = NULL;
     struct keel_error *err = NULL;
-    CHECK(&c, cgroup_manager_new(&cfg, "abc", true, false, &m, &err) < 0);
-    if (access("/run/systemd/system", F_OK) < 0)
+    /* Where systemd runs, the driver works: runtime/tests/test_cgroup_systemd.c
+     * and spec-tests/systemd-vm.sh cover it; here only its refusal. */
+    if (access("/run/systemd/system", F_OK) < 0) {
+        CHECK(&c, cgroup_manager_new(&cfg, "abc", true, false, &m, &err) < 0);
         CHECK(&c, err && strstr(err->msg, "systemd is not running") && strstr(err->msg, "keel-abc.scope"));
-    else
-        CHECK(&c, err && strstr(err->msg, "sd-bus"));
-    error_free(err);
-    err = NULL;
+        error_free(err);
+        err = NULL;
+    }
     lx.cgroups_path = (char *)"/plain/path";
     CHECK(&c, cgroup_manager_new(&cfg, "abc", true, false, &m, &err) < 0);
     CHECK(&c, err && strstr(err->msg, "slice:prefix:name"));

@@ -84,9 +84,9 @@ def test_keel_claims(rt, features):
     assert set(lnx["namespaces"]) == NAMESPACES
     assert len(lnx["capabilities"]) == 41 and lnx["capabilities"][-1] == "CAP_CHECKPOINT_RESTORE"
     assert lnx["cgroup"]["v1"] and lnx["cgroup"]["v2"]
-    # Nothing keel does not implement: no systemd driver (no sd-bus), no
-    # AppArmor/SELinux, no Intel RDT.
-    assert lnx["cgroup"]["systemd"] is False and lnx["cgroup"]["systemdUser"] is False
+    # The systemd driver (system instance only) yes; nothing keel does not
+    # implement: no user-instance driver, no AppArmor/SELinux, no Intel RDT.
+    assert lnx["cgroup"]["systemd"] is True and lnx["cgroup"]["systemdUser"] is False
     assert lnx["apparmor"] == {"enabled": False} and lnx["selinux"] == {"enabled": False}
     assert lnx["intelRdt"] == {"enabled": False}
     assert lnx["mountExtensions"] == {"idmap": {"enabled": True}}
