@@ -36,9 +36,12 @@ int bundle_unpack(struct store *s, const struct oci_manifest *m, const char *dir
  * when the store ctx->store lacks it.  SIGINT, SIGTERM and SIGHUP (those not
  * ignored) are blocked during the unpack (o->interrupt is not used): one of
  * them stops it, the half-made bundle is removed, and then the signal is let
- * in. */
+ * in.  With restore_mask, a complete bundle is returned with those signals
+ * still blocked and *restore_mask set to the mask to restore once the caller
+ * is ready for them. */
 int bundle_unpack_ref(struct hoist_context *ctx, const char *ref, const struct oci_platform *platform,
-                      const char *dir, const struct bundle_opts *o, struct keel_error **err);
+                      const char *dir, const struct bundle_opts *o, sigset_t *restore_mask,
+                      struct keel_error **err);
 
 /* The value of --overlay[=true|false] (arg: NULL when given alone). */
 int bundle_parse_overlay_option(const char *arg, bool *overlay, struct keel_error **err);

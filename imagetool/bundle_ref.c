@@ -60,7 +60,8 @@ static void bundle_stop_signals(sigset_t *set)
 }
 
 int bundle_unpack_ref(struct hoist_context *ctx, const char *ref, const struct oci_platform *platform,
-                      const char *dir, const struct bundle_opts *o, struct keel_error **err)
+                      const char *dir, const struct bundle_opts *o, sigset_t *restore_mask,
+                      struct keel_error **err)
 {
     cleanup_store struct store *s = NULL;
     cleanup_manifest struct oci_manifest *m = NULL;
@@ -75,7 +76,10 @@ int bundle_unpack_ref(struct hoist_context *ctx, const char *ref, const struct o
     bo.interrupt = &stop;
     int rc = bundle_unpack(s, m, dir, &bo, err);
     store_close(steal_ptr(&s));
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0 && restore_mask)
+        *restore_mask = old;
+    else
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,9 +181,10 @@ static char *run_find_keel(const char *given)
     return xstrdup("keel");
 }
 
-/* Run argv in the foreground; signals sent to hoist (not those a terminal
- * sends to the whole process group) are passed on. Returns the exit status. */
-static int run_foreground(char **argv, struct keel_error **err)
+/* Run argv (with signal mask child_mask) in the foreground; signals sent to
+ * hoist (not those a terminal sends to the whole process group) are passed
+ * on, those pending already too. Returns the exit status. */
+static int run_foreground(char **argv, const sigset_t *child_mask, struct keel_error **err)
 {
     sigset_t mask, old;
     sigemptyset(&mask);
@@ -198,7 +200,7 @@ static int run_foreground(char **argv, struct keel_error **err)
         return error_set(err, e, "starting `%s`", argv[0]);
     }
     if (pid == 0) {
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        sigprocmask(SIG_SETMASK, child_mask, NULL);
         execvp(argv[0], argv);
         fprintf(stderr, "hoist: running `%s`: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -224,8 +226,21 @@ static int run_foreground(char **argv, struct keel_error **err)
     return 128 + WTERMSIG(status);
 }
 
+/* Whether SIGINT, SIGTERM or SIGHUP is pending that hoist blocked itself
+ * (restore_mask does not block it). */
+static bool run_stop_pending(const sigset_t *restore_mask)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    sigset_t pending;
+    sigpending(&pending);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++)
+        if (sigismember(&pending, sigs[i]) == 1 && sigismember(restore_mask, sigs[i]) == 0)
+            return true;
+    return false;
+}
+
 static int run_make_bundle(struct hoist_context *ctx, const struct run_opts *o, const char *ref, char **cmd,
-                           const char *dir, struct keel_error **err)
+                           const char *dir, sigset_t *restore_mask, struct keel_error **err)
 {
     struct layer_owner owner;
     layer_owner_init(&owner, LAYER_OWNER_PRIVILEGED, NULL, NULL);
@@ -250,7 +265,7 @@ static int run_make_bundle(struct hoist_context *ctx, const struct run_opts *o, 
     else if (bo.overlay && !bundle_overlay_supported())
         error_set(err, ENOTSUP, "--overlay: this kernel has no overlayfs");
     else
-        rc = bundle_unpack_ref(ctx, ref, o->platform, dir, &bo, err);
+        rc = bundle_unpack_ref(ctx, ref, o->platform, dir, &bo, restore_mask, err);
     layer_owner_release(&owner);
     return rc;
 }
@@ -286,9 +301,15 @@ int cmd_run(struct hoist_context *ctx, int argc, char **argv, struct keel_error 
         error_set(err, EEXIST, "a bundle named `%s` exists already (`%s`)", o.name, dir);
         goto out;
     }
-    if (run_make_bundle(ctx, &o, argv[first], argv + first + 1, dir, err) < 0)
+    /* From a complete bundle on, the stop signals stay blocked, so that one
+     * which comes before keel runs cannot kill hoist and leave the bundle. */
+    sigset_t restore_mask;
+    if (run_make_bundle(ctx, &o, argv[first], argv + first + 1, dir, &restore_mask, err) < 0)
         goto out;
-    {
+    if (run_stop_pending(&restore_mask)) {
+        error_set(err, EINTR, "interrupted before the container started");
+        bundle_remove(dir, NULL);
+    } else {
         cleanup_free char *keel = run_find_keel(o.runtime);
         char *kargv[12];
         size_t k = 0;
@@ -303,13 +324,14 @@ int cmd_run(struct hoist_context *ctx, int argc, char **argv, struct keel_error 
         kargv[k++] = (char *)o.name;
         kargv[k] = NULL;
         log_debug(&ctx->log, "running %s in bundle %s", o.name, dir);
-        rc = run_foreground(kargv, err);
+        rc = run_foreground(kargv, &restore_mask, err);
+        if (o.rm) {
+            cleanup_error struct keel_error *e = NULL;
+            if (bundle_remove(dir, &e) < 0)
+                log_warn(&ctx->log, "removing bundle `%s`: %s", dir, e->msg);
+        }
     }
-    if (o.rm) {
-        cleanup_error struct keel_error *e = NULL;
-        if (bundle_remove(dir, &e) < 0)
-            log_warn(&ctx->log, "removing bundle `%s`: %s", dir, e->msg);
-    }
+    pthread_sigmask(SIG_SETMASK, &restore_mask, NULL);
 out:
     run_opts_release(&o);
     return rc;

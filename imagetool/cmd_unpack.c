@@ -142,7 +142,7 @@ int cmd_unpack(struct hoist_context *ctx, int argc, char **argv, struct keel_err
             memcpy(g2.ranges, gids.ranges, gids.n * sizeof(*gids.ranges));
         layer_owner_init(&owner, rootless ? LAYER_OWNER_ROOTLESS : LAYER_OWNER_PRIVILEGED, &u2, &g2);
         bo.owner = &owner;
-        rc = bundle_unpack_ref(ctx, ref, platform, dir, &bo, err);
+        rc = bundle_unpack_ref(ctx, ref, platform, dir, &bo, NULL, err);
         layer_owner_release(&owner);
     }
 out:

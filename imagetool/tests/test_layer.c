@@ -174,13 +174,22 @@ static char *read_file_at(int dirfd, const char *path)
     return out;
 }
 
+/* A temporary rootfs (root: a mkdtemp template) and this user's ownership
+ * strategy; returns the rootfs's fd. */
+static int root_make(char *root, struct layer_owner *owner)
+{
+    layer_owner_init(owner, geteuid() == 0 ? LAYER_OWNER_PRIVILEGED : LAYER_OWNER_ROOTLESS, NULL, NULL);
+    if (!mkdtemp(root))
+        return -1;
+    return open(root, O_RDONLY | O_DIRECTORY);
+}
+
 static void test_apply(struct unit_counts *c)
 {
     char root[] = "/tmp/test_layer_root_XXXXXX";
-    CHECK(c, mkdtemp(root) != NULL);
-    cleanup_close int rootfd = open(root, O_RDONLY | O_DIRECTORY);
     struct layer_owner owner;
-    layer_owner_init(&owner, geteuid() == 0 ? LAYER_OWNER_PRIVILEGED : LAYER_OWNER_ROOTLESS, NULL, NULL);
+    cleanup_close int rootfd = root_make(root, &owner);
+    CHECK(c, rootfd >= 0);
 
     struct tar_builder t;
     tb_open(&t, true);
@@ -272,10 +281,9 @@ static bool other_threads_block_all(void)
 static void test_interrupt(struct unit_counts *c)
 {
     char root[] = "/tmp/test_layer_root_XXXXXX";
-    CHECK(c, mkdtemp(root) != NULL);
-    cleanup_close int rootfd = open(root, O_RDONLY | O_DIRECTORY);
     struct layer_owner owner;
-    layer_owner_init(&owner, geteuid() == 0 ? LAYER_OWNER_PRIVILEGED : LAYER_OWNER_ROOTLESS, NULL, NULL);
+    cleanup_close int rootfd = root_make(root, &owner);
+    CHECK(c, rootfd >= 0);
     struct tar_builder t;
     tb_open(&t, true);
     tb_add(&t, "a", AE_IFREG, 0644, "a", NULL);

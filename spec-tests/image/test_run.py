@@ -139,3 +139,28 @@ def test_signals_to_hoist_reach_the_container(runner):
         if p.poll() is None:
             subprocess.run([keel_path(), "--root", root, "kill", "sigtest", "KILL"], capture_output=True)
             p.wait(timeout=20)
+
+
+def test_signal_during_unpack_removes_the_bundle_and_runs_nothing(runner):
+    """SIGTERM while hoist run unpacks: the half-made bundle is removed, no
+    container is created, and hoist dies of the signal."""
+    import signal
+    import time
+    u = runner.u
+    root = str(u.tmp / "keel-root")
+    many = [L.file("d%d/f%d" % (i % 50, i), "x") for i in range(40000)]
+    ref = u.image(busybox_layers() + [many], config={"Cmd": ["true"]})
+    bundle = os.path.join(u.store, "bundles", "sigunpack")
+    p = subprocess.Popen([u.hoist, "--store", u.store, "run", "--rm", "--overlay=false", "--name", "sigunpack",
+                          "--runtime", keel_path(), "--runtime-root", root, ref],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not os.path.exists(os.path.join(bundle, "rootfs", "d0")):
+        time.sleep(0.005)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    if p.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert p.returncode == -signal.SIGTERM, err
+    assert not os.path.exists(bundle)
+    assert not os.path.exists(os.path.join(root, "sigunpack"))
