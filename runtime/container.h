@@ -46,7 +46,6 @@ struct init_args {
     int fifo_fd;
     int lock_fd;
     const struct container_state *state; /* pid still unknown at clone time */
-    int listener_fd;                     /* the init's connection to linux.seccomp.listenerPath, or -1 */
     unsigned listen_fds;                 /* LISTEN_FDS passed through from the caller */
     const struct idmap_mounts *idmap;    /* idmapped mount trees, inherited through the clone */
 };

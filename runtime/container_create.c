@@ -246,7 +246,6 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
         .fifo_fd = j->fifo,
         .lock_fd = j->dirfd,
         .state = &j->st,
-        .listener_fd = -1,
         .listen_fds = create_listen_fds(),
         .idmap = &idmap,
     };

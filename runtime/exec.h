@@ -10,7 +10,7 @@
  *             container's cgroup), makes its terminal, applies limits,
  *             identity, the container's saved seccomp filter, and execs.
  *             A filter with NOTIFY rules gives it a new listener fd: it
- *             sends the fd up (EXEC_SYNC_SECCOMP_LISTENER) and waits for
+ *             sends the fd up (SYNC_SECCOMP_LISTENER) and waits for
  *             "continue" while the parent, which can reach the host path
  *             linux.seccomp.listenerPath, hands it to the agent.
  *   The parent is a child subreaper, so the process becomes its child when
