@@ -337,8 +337,26 @@ static int fs_kill_all(struct cgroup_manager *m, int sig, struct keel_error **er
     return r;
 }
 
+/* A stopped container's cgroups are empty: one rmdir each does, without
+ * listing, freezing or killing.  rmdir succeeds only on a cgroup without
+ * processes and children, so nothing the kill would reach is left behind;
+ * the membership hierarchy goes first, and once one rmdir fails the caller
+ * kills and removes as usual (what is already gone is then ENOENT). */
+static bool remove_all_if_empty(struct cgroup_manager *m)
+{
+    struct cgroup_hier *main = cgroup_main_hier(m);
+    if (main && rmdir(main->dir) < 0 && errno != ENOENT)
+        return false;
+    for (size_t i = 0; i < m->n_hiers; i++)
+        if (&m->hiers[i] != main && rmdir(m->hiers[i].dir) < 0 && errno != ENOENT)
+            return false;
+    return true;
+}
+
 static int fs_destroy(struct cgroup_manager *m, struct keel_error **err)
 {
+    if (remove_all_if_empty(m))
+        return 0;
     /* Processes may still be dying: kill, then let cgfs_remove retry. */
     for (int round = 0; round < 3; round++) {
         if (fs_kill_all(m, SIGKILL, err) < 0)
