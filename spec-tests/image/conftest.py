@@ -48,6 +48,17 @@ class Unpacker:
     def rootfs(self, bundle=None):
         return os.path.join(bundle or self.bundle, "rootfs")
 
+    @staticmethod
+    def signal_when_exists(p, path, sig, timeout=30):
+        """Send sig to the Popen p once path exists (or after timeout), then
+        wait for p; returns its stderr."""
+        import time
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not os.path.exists(path):
+            time.sleep(0.005)
+        p.send_signal(sig)
+        return p.communicate(timeout=60)[1]
+
 
 @pytest.fixture
 def unpacker(hoist_path, tmp_path):

@@ -145,7 +145,6 @@ def test_signal_during_unpack_removes_the_bundle_and_runs_nothing(runner):
     """SIGTERM while hoist run unpacks: the half-made bundle is removed, no
     container is created, and hoist dies of the signal."""
     import signal
-    import time
     u = runner.u
     root = str(u.tmp / "keel-root")
     many = [L.file("d%d/f%d" % (i % 50, i), "x") for i in range(40000)]
@@ -154,11 +153,7 @@ def test_signal_during_unpack_removes_the_bundle_and_runs_nothing(runner):
     p = subprocess.Popen([u.hoist, "--store", u.store, "run", "--rm", "--overlay=false", "--name", "sigunpack",
                           "--runtime", keel_path(), "--runtime-root", root, ref],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not os.path.exists(os.path.join(bundle, "rootfs", "d0")):
-        time.sleep(0.005)
-    p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
+    err = u.signal_when_exists(p, os.path.join(bundle, "rootfs", "d0"), signal.SIGTERM)
     if p.returncode == 0:
         pytest.skip("the run finished before the signal arrived")
     assert p.returncode == -signal.SIGTERM, err

@@ -373,16 +373,11 @@ def test_lower_directory_times_survive_later_layers(unpacker):
 def test_signal_during_unpack_removes_the_bundle(unpacker):
     import signal
     import subprocess
-    import time
     u = unpacker
     ref = u.image([[L.file("d%d/f%d" % (i % 50, i), "x") for i in range(40000)]])
     p = subprocess.Popen([u.hoist, "--store", u.store, "unpack", ref, u.bundle], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not os.path.exists(os.path.join(u.bundle, "rootfs", "d0")):
-        time.sleep(0.005)
-    p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
+    err = u.signal_when_exists(p, os.path.join(u.bundle, "rootfs", "d0"), signal.SIGTERM)
     if p.returncode == 0:
         pytest.skip("the unpack finished before the signal arrived")
     assert p.returncode == -signal.SIGTERM, err
@@ -394,17 +389,12 @@ def test_ignored_sighup_does_not_stop_the_unpack(unpacker):
     SIGHUP as a request to stop: the unpack completes."""
     import signal
     import subprocess
-    import time
     u = unpacker
     ref = u.image([[L.file("d%d/f%d" % (i % 50, i), "x") for i in range(20000)]])
     p = subprocess.Popen([u.hoist, "--store", u.store, "unpack", ref, u.bundle], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True,
                          preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not os.path.exists(os.path.join(u.bundle, "rootfs", "d0")):
-        time.sleep(0.005)
-    p.send_signal(signal.SIGHUP)
-    _, err = p.communicate(timeout=60)
+    err = u.signal_when_exists(p, os.path.join(u.bundle, "rootfs", "d0"), signal.SIGHUP)
     assert p.returncode == 0, err
     assert os.path.exists(os.path.join(u.bundle, "config.json"))
     assert os.path.exists(os.path.join(u.rootfs(), "d49", "f19999"))
