@@ -5,13 +5,12 @@ runc 1.1 has no idmapped mounts: the tests skip there."""
 import os
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
-from hardening_util import chown_tree
 from helpers import make_bundle
 from mount_util import HostMount, skip_if_runc_older
+from userns_util import make_userns_bundle
 
 HOST_BASE = 100000
 SIZE = 65536
@@ -20,19 +19,10 @@ SIZE = 65536
 @pytest.fixture
 def ubundle(rt):
     skip_if_runc_older(rt, (1, 2, 0), "has no idmapped mounts")
-    top = tempfile.mkdtemp(prefix="keel-idmap-")
-    os.chmod(top, 0o711)
-    b = make_bundle(os.path.join(top, "bundle"))
-    os.chmod(b.path, 0o711)
-    b.top = top
-    b.config["linux"]["namespaces"].append({"type": "user"})
-    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": HOST_BASE, "size": SIZE}]
-    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": HOST_BASE, "size": SIZE}]
-    b.config["mounts"] = [m for m in b.config["mounts"] if m["destination"] != "/sys/fs/cgroup"]
-    chown_tree(b.rootfs, HOST_BASE, HOST_BASE)
+    b = make_userns_bundle("keel-idmap-", HOST_BASE, SIZE)
     b.write()
     yield b
-    shutil.rmtree(top, ignore_errors=True)
+    shutil.rmtree(b.top, ignore_errors=True)
 
 
 def fill(src):

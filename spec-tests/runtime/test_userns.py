@@ -5,13 +5,13 @@ mappings.  Runs against keel and runc (RUNTIME=/usr/sbin/runc)."""
 import json
 import os
 import shutil
-import tempfile
 
 import pytest
 
 from hardening_util import chown_tree
 from helpers import make_bundle
 from lifecycle_util import run_files
+from userns_util import make_userns_bundle
 
 HOST_BASE = 100000
 SIZE = 65536
@@ -22,21 +22,11 @@ def ubundle():
     """A bundle with a new user namespace mapping 0..65535 to 100000..;
     its rootfs owned by the mapped root, under a 0711 directory the mapped
     root can walk through."""
-    top = tempfile.mkdtemp(prefix="keel-userns-")
-    os.chmod(top, 0o711)
-    b = make_bundle(os.path.join(top, "bundle"))
-    os.chmod(b.path, 0o711)
-    b.top = top
-    b.config["linux"]["namespaces"].append({"type": "user"})
-    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": HOST_BASE, "size": SIZE}]
-    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": HOST_BASE, "size": SIZE}]
-    # the host's cgroup hierarchies cannot be mounted from the new user namespace
-    b.config["mounts"] = [m for m in b.config["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+    b = make_userns_bundle("keel-userns-", HOST_BASE, SIZE)
     b.config["root"]["readonly"] = False
-    chown_tree(b.rootfs, HOST_BASE, HOST_BASE)
     b.write()
     yield b
-    shutil.rmtree(top, ignore_errors=True)
+    shutil.rmtree(b.top, ignore_errors=True)
 
 
 def host_dir(top, name, uid, gid, mode):
