@@ -1,9 +1,11 @@
 /* Device access rules: from linux.resources.devices to the rule list keel
  * installs, and writing that list to a v1 devices cgroup. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "error.h"
@@ -93,8 +95,31 @@ static void format_num(char *buf, size_t len, int64_t v)
         snprintf(buf, len, "%" PRId64, v);
 }
 
-int cgroup_devices_apply_v1(const char *dir, const struct cgroup_dev_rule *rules, size_t n,
-                            struct keel_error **err)
+/* devices.allow and devices.deny are each opened once and take one rule per
+ * write(2), in the order of the list (the order matters: a later rule
+ * overrides an earlier one). */
+struct dev_files {
+    const char *dir;
+    int fd[2]; /* [0] devices.deny, [1] devices.allow; -1 until first used */
+};
+
+static int dev_write(struct dev_files *f, bool allow, const char *rule, struct keel_error **err)
+{
+    const char *file = allow ? "devices.allow" : "devices.deny";
+    int *fd = &f->fd[allow ? 1 : 0];
+    if (*fd < 0) {
+        cleanup_free char *path = xasprintf("%s/%s", f->dir, file);
+        *fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (*fd < 0)
+            return error_set(err, errno, "opening `%s`", path);
+    }
+    if (write(*fd, rule, strlen(rule)) < 0)
+        return error_set(err, errno, "writing \"%s\" to `%s/%s`", rule, f->dir, file);
+    return 0;
+}
+
+static int dev_apply(struct dev_files *f, const struct cgroup_dev_rule *rules, size_t n,
+                     struct keel_error **err)
 {
     for (size_t i = 0; i < n; i++) {
         const struct cgroup_dev_rule *r = &rules[i];
@@ -109,12 +134,11 @@ int cgroup_devices_apply_v1(const char *dir, const struct cgroup_dev_rule *rules
         acc[a] = '\0';
         if (a == 0)
             continue;
-        const char *file = r->allow ? "devices.allow" : "devices.deny";
         /* the kernel reads a bare "a" as "change the default", which only
          * fits a rule for every device and every access; narrower "a" rules
          * are written for c and b separately */
         if (r->type == 'a' && r->access == ALL_ACCESS && r->major < 0 && r->minor < 0) {
-            if (cgfs_write(dir, file, "a", err) < 0)
+            if (dev_write(f, r->allow, "a", err) < 0)
                 return -1;
             continue;
         }
@@ -123,9 +147,20 @@ int cgroup_devices_apply_v1(const char *dir, const struct cgroup_dev_rule *rules
         const char *types = r->type == 'a' ? "cb" : (r->type == 'c' ? "c" : "b");
         for (const char *t = types; *t; t++) {
             snprintf(line, sizeof(line), "%c %s:%s %s", *t, maj, min, acc);
-            if (cgfs_write(dir, file, line, err) < 0)
+            if (dev_write(f, r->allow, line, err) < 0)
                 return -1;
         }
     }
     return 0;
+}
+
+int cgroup_devices_apply_v1(const char *dir, const struct cgroup_dev_rule *rules, size_t n,
+                            struct keel_error **err)
+{
+    struct dev_files f = {dir, {-1, -1}};
+    int ret = dev_apply(&f, rules, n, err);
+    for (size_t i = 0; i < 2; i++)
+        if (f.fd[i] >= 0)
+            close(f.fd[i]);
+    return ret;
 }
