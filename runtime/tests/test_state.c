@@ -107,6 +107,11 @@ static void test_state_recovery(struct unit_counts *c, const char *root)
     CHECK(c, state_keep_recovery(fd, &err) == 0); /* again: already there is fine */
     s.cgroup = (char *)"{\"final\":1}";
     CHECK(c, state_write(fd, &s, &err) == 0);
+    /* a keel killed between the exchange and the unlink leaves the old
+     * state (recovery.json's inode) at state.json.tmp: never written through */
+    CHECK(c, linkat(fd, STATE_RECOVERY_FILE, fd, STATE_FILE ".tmp", 0) == 0);
+    CHECK(c, state_write(fd, &s, &err) == 0);
+    CHECK(c, faccessat(fd, STATE_FILE ".tmp", F_OK, 0) < 0 && errno == ENOENT);
     /* damaged in place, as an editor or a full disk would */
     cleanup_close int w = openat(fd, STATE_FILE, O_WRONLY | O_TRUNC | O_CLOEXEC);
     CHECK(c, w >= 0 && write(w, "{\"id\":", 6) == 6);
