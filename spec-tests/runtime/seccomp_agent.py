@@ -137,7 +137,9 @@ class AgentProcess:
     def entries(self):
         try:
             with open(self.log) as f:
-                return [json.loads(line) for line in f if line.strip()]
+                # A read can race the agent's append and see half a line:
+                # only whole lines (with their newline) are entries yet.
+                return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
         except FileNotFoundError:
             return []
 
