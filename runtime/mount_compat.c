@@ -12,6 +12,7 @@
 #include "cleanup.h"
 #include "fileutil.h"
 #include "mount_compat.h"
+#include "rootfs.h"
 #include "safepath.h"
 #include "xalloc.h"
 
@@ -46,22 +47,6 @@ static int compat_mount_id(int fd, uint64_t *id)
     return 0;
 }
 
-/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo. */
-static void compat_unescape(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '7' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
-            p[3] <= '7') {
-            *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-            p += 3;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
-}
-
 /* Walk mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...".  With want != 0,
  * fill *parent and *mountpoint of mount `want`; always count the mounts
  * whose parent is `children_of` (when non-zero) in *n_children. */
@@ -86,7 +71,7 @@ static int compat_mountinfo(uint64_t want, uint64_t *parent, char **mountpoint, 
             char *end = strchr(mp, ' ');
             if (end)
                 *end = '\0';
-            compat_unescape(mp);
+            rootfs_unescape_mountinfo(mp);
             *parent = par;
             *mountpoint = xstrdup(mp);
             found = true;

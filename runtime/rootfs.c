@@ -32,7 +32,7 @@ char *rootfs_resolve_root(const struct spec_config *cfg, const struct rootfs_opt
 }
 
 /* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo. */
-static void rootfs_unescape(char *s)
+void rootfs_unescape_mountinfo(char *s)
 {
     char *o = s;
     for (char *p = s; *p; p++) {
@@ -69,7 +69,7 @@ static int rootfs_make_parent_private(const char *rootfs, struct keel_error **er
         char *end = strchr(f, ' ');
         if (end)
             *end = '\0';
-        rootfs_unescape(f);
+        rootfs_unescape_mountinfo(f);
         size_t n = strlen(f);
         bool prefix =
             strcmp(f, "/") == 0 || (strncmp(rootfs, f, n) == 0 && (rootfs[n] == '/' || rootfs[n] == '\0'));

@@ -58,6 +58,8 @@ int rootfs_bind_console(int slave_fd, struct keel_error **err);
 
 /* The absolute path of the rootfs (root.path joined to bundle when relative),
  * malloc'ed; never fails. */
+/* Decodes a mountinfo field in place (\ooo escapes of space, tab, newline, backslash). */
+void rootfs_unescape_mountinfo(char *s);
 char *rootfs_resolve_root(const struct spec_config *cfg, const struct rootfs_options *o);
 
 #endif
