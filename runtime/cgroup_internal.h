@@ -135,6 +135,7 @@ int cgroup_devices_bpf_program(const struct cgroup_dev_rule *rules, size_t n, vo
 
 /* ---- cgroup_systemd.c ---- */
 
+int cgroup_manager_detect(struct cgroup_manager **out, struct keel_error **err);
 int cgroup_systemd_new(const char *cgroups_path, const char *id, struct cgroup_manager **out,
                        struct keel_error **err);
 

@@ -13,7 +13,7 @@
 #include "xalloc.h"
 
 static const struct cgroup_ops *const all_ops[] = {&cgroup_ops_fs_v1, &cgroup_ops_fs_v2, &cgroup_ops_none,
-                                                    &cgroup_ops_systemd};
+                                                   &cgroup_ops_systemd};
 
 void cgroup_manager_free(struct cgroup_manager *m)
 {
@@ -60,6 +60,21 @@ static bool delegated(const struct cgroup_manager *m)
     return true;
 }
 
+/* A manager holding every mounted hierarchy (none is not an error here:
+ * the callers decide what an empty host means). */
+int cgroup_manager_detect(struct cgroup_manager **out, struct keel_error **err)
+{
+    struct cgroup_hier *hiers = NULL;
+    size_t n = 0;
+    if (cgroup_detect_hierarchies(&hiers, &n, err) < 0)
+        return -1;
+    struct cgroup_manager *m = xzalloc(sizeof(*m));
+    m->hiers = hiers;
+    m->n_hiers = n;
+    *out = m;
+    return 0;
+}
+
 int cgroup_manager_new(const struct spec_config *cfg, const char *container_id, bool systemd, bool rootless,
                        struct cgroup_manager **out, struct keel_error **err)
 {
@@ -67,13 +82,11 @@ int cgroup_manager_new(const struct spec_config *cfg, const char *container_id, 
     if (systemd)
         return cgroup_systemd_new(cgroups_path, container_id, out, err);
 
-    struct cgroup_hier *hiers = NULL;
-    size_t n = 0;
-    if (cgroup_detect_hierarchies(&hiers, &n, err) < 0)
+    cleanup_cgroup_manager struct cgroup_manager *m = NULL;
+    if (cgroup_manager_detect(&m, err) < 0)
         return -1;
-    cleanup_cgroup_manager struct cgroup_manager *m = xzalloc(sizeof(*m));
-    m->hiers = hiers;
-    m->n_hiers = n;
+    struct cgroup_hier *hiers = m->hiers;
+    size_t n = m->n_hiers;
     if (n == 0) {
         if (rootless) {
             *out = manager_none();

@@ -75,13 +75,11 @@ int cgroup_systemd_new(const char *cgroups_path, const char *id, struct cgroup_m
         path = xasprintf("%s/%s", parent, unit);
     }
 
-    struct cgroup_hier *hiers = NULL;
-    size_t n = 0;
-    if (cgroup_detect_hierarchies(&hiers, &n, err) < 0)
+    cleanup_cgroup_manager struct cgroup_manager *m = NULL;
+    if (cgroup_manager_detect(&m, err) < 0)
         return -1;
-    cleanup_cgroup_manager struct cgroup_manager *m = xzalloc(sizeof(*m));
-    m->hiers = hiers;
-    m->n_hiers = n;
+    struct cgroup_hier *hiers = m->hiers;
+    size_t n = m->n_hiers;
     if (n == 0)
         return error_set(err, ENOENT,
                          "--systemd-cgroup: no cgroup hierarchy is mounted (looked in "
