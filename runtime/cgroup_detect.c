@@ -1,8 +1,10 @@
 /* Which cgroup hierarchies are mounted, and where the caller sits in them. */
 #include <errno.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -71,7 +73,110 @@ static bool hier_seen(struct cgroup_hier *h, size_t n, const struct cgroup_hier 
     return false;
 }
 
+static bool statfs_is(const char *path, long magic)
+{
+    struct statfs sfs;
+    return statfs(path, &sfs) == 0 && (long)sfs.f_type == magic;
+}
+
+/* cgroup2's one hierarchy: at /sys/fs/cgroup/unified (hybrid) or at
+ * /sys/fs/cgroup (pure v2).  Returns the mountpoint, "" when cgroup2 is
+ * mounted at neither (a v1-only host: the hierarchy exists in every kernel
+ * but nothing shows it), NULL when this is not the usual layout. */
+static const char *guess_v2_mountpoint(const char *own)
+{
+    cleanup_free char *hybrid = xasprintf(CGROUP_ROOT "/unified%s", strcmp(own, "/") == 0 ? "" : own);
+    if (statfs_is(hybrid, CGROUP2_SUPER_MAGIC))
+        return CGROUP_ROOT "/unified";
+    cleanup_free char *pure = xasprintf(CGROUP_ROOT "%s", strcmp(own, "/") == 0 ? "" : own);
+    if (statfs_is(pure, CGROUP2_SUPER_MAGIC))
+        return CGROUP_ROOT;
+    struct statfs top, uni;
+    if (statfs(CGROUP_ROOT, &top) < 0 || top.f_type == CGROUP2_SUPER_MAGIC)
+        return NULL;
+    /* "unified" missing, or a plain directory of the tmpfs beneath it */
+    if (statfs(CGROUP_ROOT "/unified", &uni) < 0)
+        return errno == ENOENT ? "" : NULL;
+    return uni.f_type == top.f_type && uni.f_type != CGROUP2_SUPER_MAGIC ? "" : NULL;
+}
+
+/* The usual layout from /proc/self/cgroup alone: each v1 hierarchy at
+ * /sys/fs/cgroup/<its controllers> ("systemd" for name=systemd), cgroup2
+ * at "unified" or at /sys/fs/cgroup itself, every mount showing the
+ * hierarchy's root.  Each guess is checked with one statfs of our own
+ * cgroup's directory in it, which a bind-mounted subtree fails.  Returns 1
+ * when any guess fails: the caller reads mountinfo (about 0.4 ms of CPU
+ * here against 0.1 ms for this). */
+int cgroup_detect_guess(struct cgroup_hier **out, size_t *n_out)
+{
+    cleanup_free char *selfcg = NULL;
+    if (file_read_whole("/proc/self/cgroup", 1 << 20, &selfcg, NULL, NULL) < 0)
+        return 1;
+    struct cgroup_hier *h = NULL;
+    size_t n = 0;
+    int rc = 0;
+    for (char *save = NULL, *l = strtok_r(selfcg, "\n", &save); l && rc == 0;
+         l = strtok_r(NULL, "\n", &save)) {
+        /* "ID:CONTROLLERS:PATH" */
+        char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || c2[1] != '/') {
+            rc = 1;
+            break;
+        }
+        *c2 = '\0';
+        const char *ctl = c1 + 1, *own = c2 + 1;
+        bool v2 = ctl[0] == '\0';
+        cleanup_free char *mp = NULL;
+        if (v2) {
+            const char *where = guess_v2_mountpoint(own);
+            if (!where) {
+                rc = 1;
+                break;
+            }
+            if (where[0] == '\0')
+                continue;
+            mp = xstrdup(where);
+        } else {
+            mp = xasprintf(CGROUP_ROOT "/%s", strncmp(ctl, "name=", 5) == 0 ? ctl + 5 : ctl);
+            cleanup_free char *dir = xasprintf("%s%s", mp, strcmp(own, "/") == 0 ? "" : own);
+            if (!statfs_is(dir, CGROUP_SUPER_MAGIC)) {
+                rc = 1;
+                break;
+            }
+        }
+        struct cgroup_hier cand = {.v2 = v2, .mountpoint = steal_ptr(&mp), .mount_root = xstrdup("/")};
+        if (v2) {
+            cleanup_error struct keel_error *ignored = NULL;
+            if (cgfs_read(cand.mountpoint, "cgroup.controllers", &cand.controllers, &ignored) < 0)
+                cand.controllers = xstrdup("");
+            cand.controllers[strcspn(cand.controllers, "\n")] = '\0';
+        } else {
+            cand.controllers = xstrdup(ctl);
+        }
+        h = xrealloc(h, (n + 1) * sizeof(*h));
+        h[n++] = cand;
+    }
+    /* pure v2 is one hierarchy and nothing else */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (strcmp(h[i].mountpoint, CGROUP_ROOT) == 0 && n != 1)
+            rc = 1;
+    if (rc != 0 || n == 0) {
+        cgroup_hiers_free(h, n);
+        return 1;
+    }
+    *out = h;
+    *n_out = n;
+    return 0;
+}
+
 int cgroup_detect_hierarchies(struct cgroup_hier **out, size_t *n, struct keel_error **err)
+{
+    if (cgroup_detect_guess(out, n) == 0)
+        return 0;
+    return cgroup_detect_mountinfo(out, n, err);
+}
+
+int cgroup_detect_mountinfo(struct cgroup_hier **out, size_t *n, struct keel_error **err)
 {
     cleanup_free char *known = NULL;
     if (file_read_whole("/proc/cgroups", 1 << 16, &known, NULL, err) < 0)

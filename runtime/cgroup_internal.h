@@ -56,9 +56,15 @@ extern const struct cgroup_ops cgroup_ops_none;
 
 /* ---- cgroup_detect.c ---- */
 
-/* The cgroup hierarchies mounted in this mount namespace (from
- * /proc/self/mountinfo); dir is left NULL.  n = 0 when there are none. */
+/* The cgroup hierarchies mounted in this mount namespace; dir is left
+ * NULL.  n = 0 when there are none.  cgroup_detect_guess() when the layout
+ * is the usual one, else cgroup_detect_mountinfo(). */
 int cgroup_detect_hierarchies(struct cgroup_hier **out, size_t *n, struct keel_error **err);
+/* From /proc/self/cgroup and a statfs per hierarchy; 1 (nothing made) when
+ * the layout is not the usual one. */
+int cgroup_detect_guess(struct cgroup_hier **out, size_t *n);
+/* From /proc/self/mountinfo: any layout. */
+int cgroup_detect_mountinfo(struct cgroup_hier **out, size_t *n, struct keel_error **err);
 /* The calling process' cgroup in the hierarchy of `h` (from /proc/self/cgroup). */
 int cgroup_detect_own_path(const struct cgroup_hier *h, char **out, struct keel_error **err);
 /* Whether systemd runs as the init system (/run/systemd/system exists). */
