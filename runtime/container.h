@@ -13,6 +13,7 @@
 #include "state.h"
 
 struct keel_error;
+struct cgroup_mount_entry;
 struct idmap_mounts;
 struct ns_plan;
 struct seccomp_program;
@@ -48,6 +49,10 @@ struct init_args {
     const struct container_state *state; /* pid still unknown at clone time */
     unsigned listen_fds;                 /* LISTEN_FDS passed through from the caller */
     const struct idmap_mounts *idmap;    /* idmapped mount trees, inherited through the clone */
+    /* the cgroup manager's hierarchies (cgroup_get_mounts()); NULL: the
+     * init finds them itself (no cgroups, or a joined mount namespace) */
+    const struct cgroup_mount_entry *cgroup_mounts;
+    size_t n_cgroup_mounts;
 };
 
 /* The init: never returns (execs the user process or exits 1 after

@@ -38,6 +38,8 @@ struct create_job {
     struct spec_config *cfg;
     struct ns_plan plan;
     struct cgroup_manager *cgroup;
+    struct cgroup_mount_entry *cgroup_mounts; /* for the init's "cgroup" mounts, or NULL */
+    size_t n_cgroup_mounts;
     struct seccomp_program *seccomp;
     struct container_state st;
     int dirfd, sock, fifo, pty;
@@ -64,6 +66,7 @@ static void create_job_release(struct create_job *j)
     ns_plan_release(&j->plan);
     if (j->cgroup)
         cgroup_manager_free(j->cgroup);
+    cgroup_mounts_free(j->cgroup_mounts, j->n_cgroup_mounts);
     if (j->seccomp)
         seccomp_program_free(j->seccomp);
     spec_config_free(j->cfg);
@@ -210,6 +213,12 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
     const struct spec_config *cfg = j->cfg;
     if (cgroup_manager_new(cfg, j->o->id, ctx->systemd_cgroup, create_rootless(ctx), &j->cgroup, err) < 0)
         return -1;
+    /* The init mounts cgroups from the hierarchies found here rather than
+     * looking for them again; not when it joins another mount namespace,
+     * whose view of /sys/fs/cgroup may differ from ours. */
+    if (j->plan.join_fd[SPEC_NS_MOUNT] < 0 &&
+        cgroup_get_mounts(j->cgroup, &j->cgroup_mounts, &j->n_cgroup_mounts, err) < 0)
+        return -1;
     if (cfg->linux && cfg->linux->seccomp) {
         cleanup_free char *cache = xasprintf("%s/%s", ctx->root, SECCOMP_CACHE_DIRNAME);
         if (seccomp_program_build(cfg->linux->seccomp, cache, &j->seccomp, err) < 0 ||
@@ -248,6 +257,8 @@ static int create_spawn(struct create_job *j, struct keel_error **err)
         .state = &j->st,
         .listen_fds = create_listen_fds(),
         .idmap = &idmap,
+        .cgroup_mounts = j->n_cgroup_mounts ? j->cgroup_mounts : NULL,
+        .n_cgroup_mounts = j->n_cgroup_mounts,
     };
     pid_t pid = ns_clone(&j->plan, err);
     if (pid < 0) {

@@ -159,7 +159,11 @@ static int init_setup(struct init_args *a, char **exe, char **hook_state, struct
                                 .no_pivot = a->opts->no_pivot,
                                 /* a joined user namespace cannot mknod either: bind the nodes */
                                 .userns = a->plan->new_user || a->plan->join_fd[SPEC_NS_USER] >= 0,
-                                .idmap = a->idmap};
+                                .idmap = a->idmap,
+                                /* our parent's view, unless we joined another mount namespace */
+                                .rootfs = a->plan->join_fd[SPEC_NS_MOUNT] < 0 ? a->state->rootfs : NULL,
+                                .cgroup_mounts = a->cgroup_mounts,
+                                .n_cgroup_mounts = a->n_cgroup_mounts};
     if (rootfs_prepare(cfg, &ro, err) < 0)
         return -1;
     if (cfg->hooks.prestart.n || cfg->hooks.create_runtime.n) {

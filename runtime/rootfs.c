@@ -31,6 +31,12 @@ char *rootfs_resolve_root(const struct spec_config *cfg, const struct rootfs_opt
     return real ? real : steal_ptr(&joined);
 }
 
+/* Resolved once per container: realpath costs a readlink per component. */
+static char *rootfs_path(const struct spec_config *cfg, const struct rootfs_options *o)
+{
+    return o->rootfs ? xstrdup(o->rootfs) : rootfs_resolve_root(cfg, o);
+}
+
 /* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo. */
 void rootfs_unescape_mountinfo(char *s)
 {
@@ -97,7 +103,7 @@ int rootfs_prepare(const struct spec_config *cfg, const struct rootfs_options *o
     cleanup_mount_plan struct mount_plan *plan = NULL;
     if (mount_plan_build(cfg, o->bundle, &plan, err) < 0)
         return -1;
-    cleanup_free char *rootfs = rootfs_resolve_root(cfg, o);
+    cleanup_free char *rootfs = rootfs_path(cfg, o);
     if (mount(NULL, "/", NULL, plan->root_propagation, NULL) < 0)
         return error_set(err, errno, "setting the propagation of \"/\"");
     if (plan->make_parent_private && rootfs_make_parent_private(rootfs, err) < 0)
@@ -174,7 +180,7 @@ static int rootfs_move_root(const char *rootfs, struct keel_error **err)
 
 int rootfs_pivot(const struct spec_config *cfg, const struct rootfs_options *o, struct keel_error **err)
 {
-    cleanup_free char *rootfs = rootfs_resolve_root(cfg, o);
+    cleanup_free char *rootfs = rootfs_path(cfg, o);
     return o->no_pivot ? rootfs_move_root(rootfs, err) : rootfs_pivot_root(rootfs, err);
 }
 

@@ -35,6 +35,9 @@ struct rootfs_options {
     bool no_pivot;            /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
     bool userns;              /* in a new user namespace: devices are bind-mounted, not mknod'ed */
     const char *console_path; /* pty slave to bind on /dev/console, or NULL */
+    /* root.path as rootfs_resolve_root() gave it to the caller, who shares
+     * our view of the filesystem; NULL: resolved here */
+    const char *rootfs;
     /* Optional: the hierarchies for "cgroup" mounts as the cgroup manager
      * already knows them (cgroup_get_mounts(), called before the init is
      * cloned).  NULL: rootfs_prepare finds them in /proc/self/mountinfo and
