@@ -141,6 +141,10 @@ struct cgroup_mount_entry {
 int cgroup_get_mounts(struct cgroup_manager *m, struct cgroup_mount_entry **out, size_t *n,
                       struct keel_error **err);
 void cgroup_mounts_free(struct cgroup_mount_entry *v, size_t n);
+/* The same without a manager (the none backend, a joined mount namespace):
+ * the hierarchies mounted here, host_dir the caller's own cgroup in each,
+ * or NULL when own_dirs is false or the caller has none there. */
+int cgroup_find_mounts(bool own_dirs, struct cgroup_mount_entry **out, size_t *n, struct keel_error **err);
 
 /* The container's cgroup path relative to the hierarchy roots ("/keel/ID");
  * NULL for the none backend.  Owned by m. */

@@ -204,11 +204,26 @@ int cgroup_get_mounts(struct cgroup_manager *m, struct cgroup_mount_entry **out,
             v[i].options = xasprintf("none,%s", h->controllers);
         else
             v[i].options = xstrdup(h->controllers);
-        v[i].host_dir = xstrdup(h->dir);
+        v[i].host_dir = h->dir ? xstrdup(h->dir) : NULL;
     }
     *out = v;
     *n = m->n_hiers;
     return 0;
+}
+
+int cgroup_find_mounts(bool own_dirs, struct cgroup_mount_entry **out, size_t *n, struct keel_error **err)
+{
+    cleanup_cgroup_manager struct cgroup_manager *m = NULL;
+    if (cgroup_manager_detect(&m, err) < 0)
+        return -1;
+    for (size_t i = 0; own_dirs && i < m->n_hiers; i++) {
+        struct cgroup_hier *h = &m->hiers[i];
+        cleanup_free char *own = NULL;
+        cleanup_error struct keel_error *ignored = NULL;
+        if (cgroup_detect_own_path(h, &own, &ignored) == 0)
+            h->dir = xasprintf("%s%s", h->mountpoint, strcmp(own, "/") == 0 ? "" : own);
+    }
+    return cgroup_get_mounts(m, out, n, err);
 }
 
 void cgroup_mounts_free(struct cgroup_mount_entry *v, size_t n)
