@@ -137,7 +137,9 @@ def run_faults(rt, bundle, shim, cls, action, match=None):
                     os.rmdir(cg)
                 except OSError:
                     pass
-        if not reached:
+        # A few are proof enough; a runtime that leaves something at every
+        # point (a peer under this preload) would take 5 s per point.
+        if not reached or len(problems) >= 3:
             break
     return n, problems
 
