@@ -104,7 +104,9 @@ static const char *guess_v2_mountpoint(const char *own)
  * /sys/fs/cgroup/<its controllers> ("systemd" for name=systemd), cgroup2
  * at "unified" or at /sys/fs/cgroup itself, every mount showing the
  * hierarchy's root.  Each guess is checked with one statfs of our own
- * cgroup's directory in it, which a bind-mounted subtree fails.  Returns 1
+ * cgroup's directory in it, which a bind-mounted subtree (a container
+ * without a cgroup namespace) fails unless it happens to hold the same
+ * path below itself.  Returns 1
  * when any guess fails: the caller reads mountinfo (about 0.4 ms of CPU
  * here against 0.1 ms for this). */
 int cgroup_detect_guess(struct cgroup_hier **out, size_t *n_out)
