@@ -117,6 +117,10 @@ def test_duplicate_id_is_refused(rt, bundle):
 @pytest.mark.parametrize("bad", ["a/b", "..", "a b", "x" * 1025])
 def test_invalid_ids(rt, bundle, bad):
     r = run_files(rt, "create", "--bundle", bundle.path, bad)
+    if r.returncode == 0:
+        # a runtime that took it (crun takes "a b"): the fixture's cleanup
+        # goes by `list`, which cannot name such a container
+        rt.run("delete", "--force", bad)
     assert r.returncode != 0
     assert not os.listdir(rt.root)
 
