@@ -17,10 +17,10 @@ class Result:
         self.stderr = stderr
 
 
-def run_files(rt, *args, global_args=(), check=False, timeout=60, stdin=subprocess.DEVNULL, **kw):
+def run_files(rt, *args, global_args=(), check=False, timeout=60, stdin=subprocess.DEVNULL, prefix=(), **kw):
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        p = subprocess.run(rt.cmd(*args, global_args=global_args), stdin=stdin, stdout=out, stderr=err,
-                           timeout=timeout, **kw)
+        p = subprocess.run([*prefix, *rt.cmd(*args, global_args=global_args)], stdin=stdin, stdout=out,
+                           stderr=err, timeout=timeout, **kw)
         out.seek(0)
         err.seek(0)
         r = Result(p.returncode, out.read(), err.read())
