@@ -54,6 +54,12 @@ def pid_alive(pid):
         return False
 
 
+def is_keel(rt):
+    """keel itself, not a peer: what keel promises beyond the spec and runc
+    (its own files, such as the seccomp cache), is checked only on it."""
+    return rt.run("--version").stdout.startswith("keel ")
+
+
 def is_runc(rt):
     """runc 1.1 differs from keel in documented ways (it only warns about
     unknown capabilities, has no domainname); tests say which."""

@@ -13,11 +13,9 @@ import uuid
 
 import pytest
 
+from lifecycle_util import is_keel
+
 V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-
-
-def is_keel(rt):
-    return os.path.basename(rt.path).startswith("keel")
 
 
 def cgroup_mounts():

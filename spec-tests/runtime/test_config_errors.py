@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+from lifecycle_util import is_keel
+
 
 def set_in(path, value):
     """A mutation that sets cfg[path...] = value (path: tuple of keys/indices)."""
@@ -88,10 +90,6 @@ CASES = [
     ("process-not-an-object", chain(delete_in(("process",)), set_in(("process",), "sh")),
      "config.json: process: expected an object, got a string", True),
 ]
-
-
-def is_keel(rt):
-    return rt.run("--version").stdout.startswith("keel ")
 
 
 @pytest.fixture

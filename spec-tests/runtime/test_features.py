@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from lifecycle_util import is_keel
+
 HOOKS = {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
 NAMESPACES = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"}
 SECCOMP_ACTIONS = {"SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
@@ -34,10 +36,6 @@ def features(rt):
         pytest.skip("the runtime has no features command (crun 1.8)")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
-
-
-def is_keel(rt):
-    return rt.run("--version").stdout.startswith("keel ")
 
 
 def test_versions(rt, features):

@@ -326,7 +326,7 @@ def test_exec_gets_the_containers_filter(rt, bundle):
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
-from lifecycle_util import is_runc  # noqa: E402
+from lifecycle_util import is_keel  # noqa: E402
 from seccomp_agent import AgentProcess  # noqa: E402
 
 
@@ -469,7 +469,7 @@ def test_exec_notify_with_cached_program(rt, bundle, agent, tmp_path):
     a = agent("errno:%d" % errno.EXDEV)
     c1, _ = start_notified(rt, bundle, a.path)
     c2, init2 = start_notified(rt, bundle, a.path)
-    if not is_runc(rt):
+    if is_keel(rt):
         cache = os.path.join(rt.root, "seccomp-cache")
         assert len([n for n in os.listdir(cache) if not n.startswith(".")]) == 1
         assert os.path.exists(os.path.join(rt.root, c2, "seccomp.bpf"))
