@@ -124,7 +124,8 @@ def test_hoist_completes_commands_and_options():
     assert complete("hoist", "hoist copy d") == ["docker://"]
 
 
-@pytest.mark.parametrize("script", ["contrib/demo", "contrib/completion/keel", "contrib/completion/hoist"])
+@pytest.mark.parametrize("script", ["contrib/demo", "contrib/completion/keel", "contrib/completion/hoist",
+                                    "spec-tests/v1-only-ns.sh"])
 def test_shell_scripts_parse(script):
     p = subprocess.run(["bash", "-n", os.path.join(SRC, script)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
@@ -139,3 +140,36 @@ def test_bench_help():
     p = subprocess.run(["/usr/bin/python3", os.path.join(SRC, "bench", "run"), "--help"], capture_output=True,
                        text=True)
     assert p.returncode == 0 and "--keel-static" in p.stdout, p.stderr
+
+
+def test_keel_links_yajl_and_libcap_statically_when_configured():
+    with open(os.path.join(BUILD, "Makefile")) as f:
+        m = re.search(r"^KEEL_STATIC_DEPS_LIBS = (.*)$", f.read(), re.M)
+    if not m or not m.group(1).strip():
+        pytest.skip("built with --disable-static-deps, --enable-static-keel or without libyajl_s.a/libcap.a")
+    dyn = subprocess.run(["readelf", "-d", KEEL], capture_output=True, text=True, check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", dyn)
+    assert needed and not [n for n in needed if "yajl" in n or "libcap" in n], needed
+
+
+def hidden_unified(cmd):
+    """Run cmd where the host's cgroup2 mount does not cover /sys/fs/cgroup/unified."""
+    return subprocess.run(["unshare", "-m", "sh", "-c", "mount --make-rprivate / && umount /sys/fs/cgroup/unified && "
+                           + cmd], capture_output=True, text=True)
+
+
+def test_v1_only_ns_hides_cgroup2_and_leaves_nothing_on_the_host():
+    unified = subprocess.run(["stat", "-f", "-c", "%T", "/sys/fs/cgroup/unified"], capture_output=True, text=True)
+    if os.geteuid() != 0 or unified.stdout.strip() != "cgroup2fs":
+        pytest.skip("needs root and a hybrid host (cgroup2 at /sys/fs/cgroup/unified)")
+    name = "face-probe-%d" % os.getpid()
+    try:
+        # crun makes a directory per container there: it must land in the
+        # namespace's own tmpfs, not in the host's under the cgroup2 mount
+        p = subprocess.run([os.path.join(SRC, "spec-tests", "v1-only-ns.sh"), "sh", "-c",
+                            "stat -f -c %T /sys/fs/cgroup/unified && mkdir /sys/fs/cgroup/unified/" + name],
+                           capture_output=True, text=True)
+        assert p.returncode == 0 and p.stdout.strip() == "tmpfs", p.stdout + p.stderr
+        assert name not in hidden_unified("ls -A /sys/fs/cgroup/unified").stdout.split()
+    finally:
+        hidden_unified("rmdir /sys/fs/cgroup/unified/%s 2>/dev/null; true" % name)
